@@ -1,0 +1,72 @@
+# The few commands a person types. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= $(REGION)
+# checkov/cfn-lint/sam never need real credentials here; stop boto3 from hunting for them.
+export AWS_EC2_METADATA_DISABLED := true
+
+# `sam build` without Docker needs the template's runtime (python3.13) on PATH;
+# pyenv installs are picked up when present.
+PY313 := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin))
+
+.PHONY: help
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-virtualenv -r requirements/dev.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+.PHONY: venv
+venv: $(STAMP) ## create .venv with the pinned dev dependencies
+
+.PHONY: test
+test: $(STAMP) lint typecheck validate checkov ## lint, type-check, validate the template, run checkov and the test suite
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+.PHONY: lint
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: typecheck
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/shared/customer_platform functions local_stack tests
+
+.PHONY: validate
+validate: $(STAMP) ## sam validate --lint and cfn-lint on template.yaml
+	$(BIN)/sam validate --lint --region $(REGION) --template template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+.PHONY: checkov
+checkov: $(STAMP) ## checkov on template.yaml (suppressions live in the template with reasons)
+	$(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
+
+.PHONY: build
+build: $(STAMP) ## sam build for the template's runtime and architecture, without Docker
+	PATH="$(if $(PY313),$(dir $(PY313)):)$$PATH" $(BIN)/sam build --template template.yaml --parallel
+
+.PHONY: demo
+demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack
+	$(BIN)/python -m local_stack.demo
+
+.PHONY: lock
+lock: ## re-resolve requirements/dev.txt from pyproject.toml's dev extras (needs the network)
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check '.[dev]'
+	.venv-lock/bin/pip freeze --exclude customer-platform | sort > requirements/dev.txt
+	rm -rf .venv-lock
+
+.PHONY: clean
+clean: ## remove build output, caches and local state (keeps .venv)
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Shared code of the customer platform stack, shipped to every function in the shared layer."""

@@ -1,0 +1,1 @@
+"""Customers: one model, one set of routes and rules, two storage engines behind a protocol."""

@@ -1,0 +1,68 @@
+"""The customers HTTP routes, written once and mounted by each backend's function.
+
+A function includes this router under its prefix (`/dynamodb`, `/rds`) and supplies the
+repository and the page-token codec; nothing here knows which store is behind them.
+"""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from customer_platform.customers import logic
+from customer_platform.customers.models import CustomerInput
+from customer_platform.customers.repository import CustomerRepository
+from customer_platform.pagination import PageTokenCodec
+
+Limit = Annotated[
+    int,
+    Query(ge=1, le=logic.MAX_PAGE_SIZE, description="page size"),
+]
+NextToken = Annotated[
+    str | None,
+    Query(alias="nextToken", description="opaque token from the previous page"),
+]
+CustomerId = Annotated[str, Path(description="customer id")]
+
+
+def customers_router(
+    prefix: str,
+    repository: Callable[[], CustomerRepository],
+    tokens: Callable[[], PageTokenCodec],
+) -> Router:
+    """Routes for `{prefix}/customers`; `repository` and `tokens` are called per request."""
+    router = Router()
+
+    @router.post("/customers", status_code=201)
+    def create(customer: CustomerInput) -> Response[dict[str, str]]:
+        created = logic.create_customer(repository(), customer)
+        return Response(
+            status_code=201,
+            content_type=content_types.APPLICATION_JSON,
+            body=created.to_api(),
+            headers={"Location": f"{prefix}/customers/{created.id}"},
+        )
+
+    @router.get("/customers")
+    def list_(
+        limit: Limit = logic.DEFAULT_PAGE_SIZE, next_token: NextToken = None
+    ) -> dict[str, object]:
+        page = logic.list_customers(repository(), tokens(), limit, next_token)
+        return page.model_dump(mode="json", by_alias=True)
+
+    @router.get("/customers/<customer_id>")
+    def get(customer_id: CustomerId) -> dict[str, str]:
+        return logic.get_customer(repository(), customer_id).to_api()
+
+    @router.put("/customers/<customer_id>")
+    def update(customer_id: CustomerId, customer: CustomerInput) -> dict[str, str]:
+        return logic.update_customer(repository(), customer_id, customer).to_api()
+
+    @router.delete("/customers/<customer_id>")
+    def delete(customer_id: CustomerId) -> Response[None]:
+        logic.delete_customer(repository(), customer_id)
+        return Response(status_code=204, body=None)
+
+    return router

@@ -1,0 +1,89 @@
+"""The one place where errors become HTTP responses.
+
+Every error body is `{"message": ...}` (validation errors add `details`). Nothing from an
+unexpected exception (SQL text, table names, ARNs, stack traces) reaches the client: it is
+logged with the request's correlation id and the client gets a generic 500.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from customer_platform.errors import BadRequest, Conflict, DomainError, NotFound, Unavailable
+
+_STATUS: dict[type[DomainError], HTTPStatus] = {
+    BadRequest: HTTPStatus.BAD_REQUEST,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.CONFLICT,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+# Pydantic error types that mean "the body is not a JSON object" rather than "a field is wrong".
+_NOT_AN_OBJECT = {"json_invalid", "model_attributes_type", "dict_type", "model_type"}
+
+
+def error_response(
+    status: HTTPStatus, message: str, details: list[dict[str, Any]] | None = None
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = details
+    headers = {"Retry-After": "1"} if status == HTTPStatus.SERVICE_UNAVAILABLE else None
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def _validation_details(errors: list[Any]) -> list[dict[str, Any]]:
+    # Only where and what: pydantic's `input` would echo the client's data into logs/responses.
+    return [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": error.get("msg", "invalid")}
+        for error in errors
+    ]
+
+
+def _allowed_methods(app: APIGatewayRestResolver, path: str) -> list[str]:
+    # Powertools keeps its compiled routes on the resolver; a test pins this behaviour.
+    routes = app._static_routes + app._dynamic_routes
+    return sorted({route.method for route in routes if route.rule.match(path)})
+
+
+def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
+    """Map domain errors, validation errors, unknown routes and crashes to JSON responses."""
+
+    @app.exception_handler(DomainError)
+    def domain_error(error: DomainError) -> Response[dict[str, Any]]:
+        status = next(s for cls, s in _STATUS.items() if isinstance(error, cls))
+        logger.info("request refused", extra={"status": int(status), "reason": error.message})
+        return error_response(status, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    def validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
+        errors = list(error.errors())
+        body_errors = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("body",)]
+        if any(e.get("type") in _NOT_AN_OBJECT and len(e["loc"]) <= 2 for e in body_errors):
+            return error_response(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "request validation failed", _validation_details(errors)
+        )
+
+    @app.not_found
+    def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
+        event = app.current_event
+        allowed = _allowed_methods(app, event.path)
+        if allowed:
+            response = error_response(
+                HTTPStatus.METHOD_NOT_ALLOWED, f"method {event.http_method} not allowed"
+            )
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return error_response(HTTPStatus.NOT_FOUND, f"no route for {event.path}")
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response[dict[str, Any]]:
+        logger.exception("unhandled error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")

@@ -1,0 +1,285 @@
+"""Deploy the transformed template into moto, the same way for tests and the local stack.
+
+Each resource takes one of three paths:
+
+* moto's CloudFormation creates it (tables, keys, queues, topics, buckets, log groups...);
+* a *shim* here creates it through moto's API, for the few types moto's CloudFormation does
+  not implement (a generated secret, an SNS subscription, a queue or bucket policy);
+* it runs *in process* instead (functions, layers, API Gateway, IAM): moto cannot execute
+  Lambda code without Docker, so references to these resources become fixed local names.
+
+Intrinsic functions in shims, function environments and outputs are resolved by moto's own
+resolver against the deployed stack, so `!Ref`, `!GetAtt` and `!Sub` mean what they mean in
+CloudFormation.
+"""
+
+import copy
+import json
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.cloudformation.models import cloudformation_backends
+from moto.cloudformation.parsing import clean_json
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from local_stack.template import SamTemplate
+
+IN_PROCESS_PREFIXES = (
+    "AWS::Lambda::",
+    "AWS::ApiGateway::",
+    "AWS::IAM::",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Scheduler::",
+)
+
+
+@dataclass
+class _Placeholder:
+    """Stands in moto's resource map for a resource that moto did not create."""
+
+    physical_resource_id: str
+    attributes: dict[str, str]
+
+    def get_cfn_attribute(self, name: str) -> str:
+        return self.attributes[name]
+
+
+def _in_process_placeholder(
+    logical_id: str, resource_type: str, stack: str, region: str
+) -> _Placeholder:
+    name = f"{stack}-{logical_id}"
+    arn_prefix = f"arn:aws:{{}}:{region}:{DEFAULT_ACCOUNT_ID}"
+    if resource_type == "AWS::Lambda::Function":
+        arn = f"{arn_prefix.format('lambda')}:function:{name}"
+    elif resource_type == "AWS::Lambda::LayerVersion":
+        arn = f"{arn_prefix.format('lambda')}:layer:{name}:1"
+        name = arn
+    elif resource_type.startswith("AWS::IAM::"):
+        arn = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{name}"
+    elif resource_type == "AWS::ApiGateway::RestApi":
+        name = "local"
+        arn = f"arn:aws:apigateway:{region}::/restapis/local"
+    else:
+        arn = f"{arn_prefix.format('local')}:{name}"
+    return _Placeholder(name, {"Arn": arn, "RootResourceId": "root"})
+
+
+def _replace_references(node: Any, literals: dict[str, _Placeholder]) -> Any:
+    """Substitute Ref/GetAtt/${...} to in-process resources with their local names."""
+    if isinstance(node, list):
+        return [_replace_references(item, literals) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in literals:
+        return literals[node["Ref"]].physical_resource_id
+    if set(node) == {"Fn::GetAtt"}:
+        target = node["Fn::GetAtt"]
+        target = target.split(".", 1) if isinstance(target, str) else target
+        if target[0] in literals:
+            return literals[target[0]].get_cfn_attribute(target[1])
+    if set(node) == {"Fn::Sub"}:
+        sub = node["Fn::Sub"]
+        text, variables = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+
+        def literal(match: re.Match[str]) -> str:
+            name, _, attribute = match.group(1).partition(".")
+            if name in literals and name not in variables:
+                placeholder = literals[name]
+                return (
+                    placeholder.get_cfn_attribute(attribute)
+                    if attribute
+                    else placeholder.physical_resource_id
+                )
+            return match.group(0)
+
+        text = re.sub(r"\$\{([A-Za-z0-9_.:]+)\}", literal, text)
+        variables = _replace_references(variables, literals)
+        return {"Fn::Sub": text if not variables else [text, variables]}
+    return {key: _replace_references(value, literals) for key, value in node.items()}
+
+
+# -- shims: resource types moto's CloudFormation does not implement ------------------------
+
+ShimResult = _Placeholder
+Shim = Callable[[str, dict[str, Any], "LocalCloud"], ShimResult]
+
+
+def _secret(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> ShimResult:
+    client = cloud.client("secretsmanager")
+    name = props.get("Name") or f"{cloud.stack_name}-{logical_id}"
+    generate = props.get("GenerateSecretString")
+    if generate is not None:
+        options = {
+            key: generate[key]
+            for key in (
+                "PasswordLength",
+                "ExcludeCharacters",
+                "ExcludeNumbers",
+                "ExcludePunctuation",
+                "ExcludeUppercase",
+                "ExcludeLowercase",
+                "IncludeSpace",
+                "RequireEachIncludedType",
+            )
+            if key in generate
+        }
+        if "PasswordLength" in options:
+            options["PasswordLength"] = int(options["PasswordLength"])
+        value = client.get_random_password(**options)["RandomPassword"]
+        if "SecretStringTemplate" in generate:
+            document = json.loads(generate["SecretStringTemplate"])
+            document[generate["GenerateStringKey"]] = value
+            value = json.dumps(document)
+    else:
+        value = props["SecretString"]
+    request: dict[str, Any] = {"Name": name, "SecretString": value}
+    if props.get("KmsKeyId"):
+        request["KmsKeyId"] = props["KmsKeyId"]
+    arn = client.create_secret(**request)["ARN"]
+    return _Placeholder(arn, {"Id": arn})
+
+
+SHIMS: dict[str, Shim] = {
+    "AWS::SecretsManager::Secret": _secret,
+}
+
+
+class LocalCloud:
+    """The template deployed into moto: physical names, function environments, outputs."""
+
+    def __init__(self, template: SamTemplate, stack_name: str, region: str) -> None:
+        self.template = template
+        self.stack_name = stack_name
+        self.region = region
+        self._resource_map: Any = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+    # -- deployment ---------------------------------------------------------------------
+
+    def deploy(self, parameters: dict[str, str] | None = None) -> "LocalCloud":
+        transformed = copy.deepcopy(self.template.transformed)
+        resources: dict[str, Any] = transformed["Resources"]
+        in_process = {
+            logical_id: _in_process_placeholder(
+                logical_id, resource["Type"], self.stack_name, self.region
+            )
+            for logical_id, resource in resources.items()
+            if resource["Type"].startswith(IN_PROCESS_PREFIXES)
+        }
+        shimmed = {
+            logical_id: resource
+            for logical_id, resource in resources.items()
+            if resource["Type"] in SHIMS
+        }
+        unsupported = sorted(
+            f"{logical_id} ({resource['Type']})"
+            for logical_id, resource in resources.items()
+            if logical_id not in in_process
+            and logical_id not in shimmed
+            and not _moto_supports(resource["Type"])
+        )
+        if unsupported:
+            raise RuntimeError(
+                "template resources with no local implementation: " + ", ".join(unsupported)
+            )
+        moto_resources = {
+            logical_id: resource
+            for logical_id, resource in resources.items()
+            if logical_id not in in_process and logical_id not in shimmed
+        }
+        for logical_id, resource in moto_resources.items():
+            if _mentions(resource, set(shimmed)):
+                raise RuntimeError(f"{logical_id} references a shimmed resource; add a shim")
+            depends = resource.get("DependsOn")
+            if depends:
+                kept = [d for d in ([depends] if isinstance(depends, str) else depends)]
+                resource["DependsOn"] = [d for d in kept if d in moto_resources]
+        deployable = {
+            key: value for key, value in transformed.items() if key not in ("Outputs",)
+        }
+        deployable["Resources"] = _replace_references(moto_resources, in_process)
+        values = self.template.parameter_defaults() | (parameters or {})
+        declared = transformed.get("Parameters", {})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.client("cloudformation").create_stack(
+                StackName=self.stack_name,
+                TemplateBody=json.dumps(deployable),
+                Parameters=[
+                    {"ParameterKey": key, "ParameterValue": value}
+                    for key, value in values.items()
+                    if key in declared
+                ],
+            )
+        backend = cloudformation_backends[DEFAULT_ACCOUNT_ID][self.region]
+        stack = next(s for s in backend.stacks.values() if s.name == self.stack_name)
+        self._resource_map = stack.resource_map
+        parsed = self._resource_map._parsed_resources
+        parsed.update(in_process)
+        for logical_id in _dependency_order(shimmed):
+            resource = shimmed[logical_id]
+            props = self.resolve(resource.get("Properties", {}))
+            parsed[logical_id] = SHIMS[resource["Type"]](logical_id, props, self)
+        return self
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve intrinsic functions in `value` against the deployed stack."""
+        if self._resource_map is None:
+            raise RuntimeError("deploy() first")
+        return clean_json(copy.deepcopy(value), self._resource_map)
+
+    def physical_id(self, logical_id: str) -> str:
+        resolved: str = self.resolve({"Ref": logical_id})
+        return resolved
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        props = self.template.transformed["Resources"][logical_id]["Properties"]
+        variables = props.get("Environment", {}).get("Variables", {})
+        return {key: str(value) for key, value in self.resolve(variables).items()}
+
+    def outputs(self) -> dict[str, str]:
+        outputs = self.template.transformed.get("Outputs", {})
+        return {key: str(self.resolve(spec["Value"])) for key, spec in outputs.items()}
+
+
+def _moto_supports(resource_type: str) -> bool:
+    from moto.cloudformation.parsing import get_model_map  # noqa: PLC0415 (moto internals)
+
+    return resource_type in get_model_map() or resource_type in {
+        "AWS::CloudFormation::WaitConditionHandle"
+    }
+
+
+def _mentions(node: Any, names: set[str]) -> bool:
+    text = json.dumps(node)
+    return any(
+        f'"Ref": "{name}"' in text or f'"Fn::GetAtt": ["{name}"' in text or f"${{{name}" in text
+        for name in names
+    )
+
+
+def _dependency_order(resources: dict[str, Any]) -> list[str]:
+    ordered: list[str] = []
+
+    def visit(logical_id: str, trail: tuple[str, ...]) -> None:
+        if logical_id in ordered:
+            return
+        if logical_id in trail:
+            raise RuntimeError(f"circular reference: {' -> '.join((*trail, logical_id))}")
+        others = set(resources) - {logical_id}
+        for other in sorted(others):
+            if _mentions(resources[logical_id], {other}):
+                visit(other, (*trail, logical_id))
+        ordered.append(logical_id)
+
+    for logical_id in sorted(resources):
+        visit(logical_id, ())
+    return ordered

@@ -1,0 +1,57 @@
+"""The whole template on one machine: resources in moto, functions and API in process.
+
+The caller decides where moto runs: inside `moto.mock_aws()` (tests) or behind a
+`ThreadedMotoServer` (the local API and the demo); everything else is the same.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from local_stack.apigateway import LocalApi
+from local_stack.cloud import LocalCloud
+from local_stack.functions import LocalFunction
+from local_stack.template import SamTemplate, load_template
+
+DEFAULT_STACK_NAME = "customer-platform"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class LocalStack:
+    stack_name: str = DEFAULT_STACK_NAME
+    region: str = DEFAULT_REGION
+    parameters: dict[str, str] = field(default_factory=dict)
+    template: SamTemplate = field(init=False)
+    cloud: LocalCloud = field(init=False)
+    functions: dict[str, LocalFunction] = field(init=False)
+    api: LocalApi = field(init=False)
+
+    def deploy(self) -> "LocalStack":
+        self.template = load_template(parameters=self.parameters)
+        self.cloud = LocalCloud(self.template, self.stack_name, self.region).deploy(
+            self.parameters
+        )
+        self.functions = {
+            logical_id: LocalFunction(
+                source,
+                layer_paths=[self.template.layers[layer] for layer in source.layer_ids],
+                environment=self.cloud.function_environment(logical_id)
+                | {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region},
+                name=self.cloud.physical_id(logical_id),
+            )
+            for logical_id, source in self.template.functions.items()
+        }
+        stage = self.template.parameter_defaults().get("Stage", "v1")
+        self.api = LocalApi.from_template(
+            self.template, self.functions, self.parameters.get("Stage", stage)
+        )
+        return self
+
+    def function(self, logical_id: str) -> LocalFunction:
+        return self.functions[logical_id]
+
+    def outputs(self, api_url: str | None = None) -> dict[str, Any]:
+        outputs = self.cloud.outputs()
+        if api_url is not None:
+            outputs["ApiUrl"] = api_url
+        return outputs
