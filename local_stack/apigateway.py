@@ -41,9 +41,7 @@ class Route:
             else:
                 regex += "/" + re.escape(segment) if segment else ""
                 static += 1
-        return cls(
-            method.upper(), resource, function_id, re.compile(f"^{regex or '/'}/?$"), static
-        )
+        return cls(method.upper(), resource, function_id, re.compile(f"^{regex or '/'}/?$"), static)
 
 
 @dataclass

@@ -200,9 +200,7 @@ class LocalCloud:
             if depends:
                 kept = [d for d in ([depends] if isinstance(depends, str) else depends)]
                 resource["DependsOn"] = [d for d in kept if d in moto_resources]
-        deployable = {
-            key: value for key, value in transformed.items() if key not in ("Outputs",)
-        }
+        deployable = {key: value for key, value in transformed.items() if key not in ("Outputs",)}
         deployable["Resources"] = _replace_references(moto_resources, in_process)
         values = self.template.parameter_defaults() | (parameters or {})
         declared = transformed.get("Parameters", {})

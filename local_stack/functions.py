@@ -174,4 +174,3 @@ class LocalFunction:
             result = self._handler(event, context)
             duration_ms = (time.perf_counter() - started) * 1000
         return Invocation(result=result, logs=logs.getvalue(), duration_ms=duration_ms)
-

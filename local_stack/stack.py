@@ -28,9 +28,7 @@ class LocalStack:
 
     def deploy(self) -> "LocalStack":
         self.template = load_template(parameters=self.parameters)
-        self.cloud = LocalCloud(self.template, self.stack_name, self.region).deploy(
-            self.parameters
-        )
+        self.cloud = LocalCloud(self.template, self.stack_name, self.region).deploy(self.parameters)
         self.functions = {
             logical_id: LocalFunction(
                 source,

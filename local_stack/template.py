@@ -96,6 +96,4 @@ def load_template(path: Path = TEMPLATE, parameters: dict[str, str] | None = Non
     template = SamTemplate(source=source, transformed={}, functions=functions, layers=layers)
     values = template.parameter_defaults() | (parameters or {})
     transformed = sam_transform(fragment, values, _NoManagedPolicies())
-    return SamTemplate(
-        source=source, transformed=transformed, functions=functions, layers=layers
-    )
+    return SamTemplate(source=source, transformed=transformed, functions=functions, layers=layers)

@@ -22,9 +22,6 @@ _STATUS: dict[type[DomainError], HTTPStatus] = {
     Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
-# Pydantic error types that mean "the body is not a JSON object" rather than "a field is wrong".
-_NOT_AN_OBJECT = {"json_invalid", "model_attributes_type", "dict_type", "model_type"}
-
 
 def error_response(
     status: HTTPStatus, message: str, details: list[dict[str, Any]] | None = None
@@ -64,11 +61,16 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
     @app.exception_handler(RequestValidationError)
     def validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
         errors = list(error.errors())
-        body_errors = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("body",)]
-        if any(e.get("type") in _NOT_AN_OBJECT and len(e["loc"]) <= 2 for e in body_errors):
+        # An error about the body as a whole (missing, not JSON, not an object) is a 400;
+        # errors about its fields are 422.
+        if any(
+            e.get("type") == "json_invalid" or tuple(e.get("loc", ())) == ("body",) for e in errors
+        ):
             return error_response(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
         return error_response(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "request validation failed", _validation_details(errors)
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "request validation failed",
+            _validation_details(errors),
         )
 
     @app.not_found

@@ -1,0 +1,40 @@
+"""Session-wide fixtures: fake AWS credentials, moto, and the template deployed into it."""
+
+import os
+
+# Before anything imports boto3: never reach a real account from the test suite.
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+)
+
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from local_stack.stack import LocalStack  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[None]:
+    """moto for the whole session; tests keep apart by unique data, not fresh accounts."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def stack(aws: None) -> LocalStack:
+    """template.yaml deployed into moto, with its functions and API in process."""
+    return LocalStack().deploy()
+
+
+@pytest.fixture
+def fresh_stack(aws: None, request: pytest.FixtureRequest) -> LocalStack:
+    """A second, private copy of the stack for tests that break things on purpose."""
+    name = "t-" + request.node.name.replace("_", "-")[:40].strip("-")
+    return LocalStack(stack_name=name).deploy()
