@@ -11,6 +11,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -90,7 +91,7 @@ class LocalApi:
         method: str,
         path: str,
         *,
-        query: dict[str, str | list[str]] | None = None,
+        query: Mapping[str, str | list[str]] | None = None,
         headers: dict[str, str] | None = None,
         body: bytes | str | None = None,
         source_ip: str = "127.0.0.1",
@@ -103,22 +104,32 @@ class LocalApi:
             # What a REST API answers for any path/method it has no resource for.
             return _gateway_error(403, "Missing Authentication Token")
         route, path_parameters = matched
-        event = self._event(method, path, route, path_parameters, query, headers, raw, source_ip)
+        event = self._event(
+            method=method,
+            path=path,
+            route=route,
+            path_parameters=path_parameters,
+            query=query,
+            headers=headers,
+            body=raw,
+            source_ip=source_ip,
+        )
         function = self.functions[route.function_id]
         self.invocations.append(route.function_id)
         try:
             invocation = function.invoke(event)
-        except Exception:  # an unhandled error in the function is a 502 at the edge
+        except Exception:  # noqa: BLE001 - any crash in a function is a 502 at the edge, as in AWS
             return _gateway_error(502, "Internal server error", route.function_id)
         return _proxy_response(invocation.result, route.function_id, invocation.logs)
 
     def _event(
         self,
+        *,
         method: str,
         path: str,
         route: Route,
         path_parameters: dict[str, str],
-        query: dict[str, str | list[str]] | None,
+        query: Mapping[str, str | list[str]] | None,
         headers: dict[str, str] | None,
         body: bytes | None,
         source_ip: str,

@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import clean_json
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local_stack.template import SamTemplate
 

@@ -17,7 +17,7 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def assert_error(response, status: int) -> None:  # type: ignore[no-untyped-def]
+def assert_error(response, status: int) -> None:
     assert response.status == status, response.body
     assert response.headers["Content-Type"] == "application/json"
     body = response.json()

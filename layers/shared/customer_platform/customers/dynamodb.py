@@ -119,11 +119,9 @@ class DynamoDBCustomerRepository:
             }
         }
 
-    def _unchanged_since(self, previous: Customer) -> dict[str, Any]:
-        return {
-            "ConditionExpression": "updatedAt = :seen",
-            "ExpressionAttributeValues": _attrs({":seen": format_timestamp(previous.updated_at)}),
-        }
+    @staticmethod
+    def _seen(previous: Customer) -> dict[str, Any]:
+        return _attrs({":seen": format_timestamp(previous.updated_at)})
 
     def _lost_race(self, customer_id: str) -> NotFound | Conflict:
         if self.get(customer_id) is None:
@@ -151,8 +149,12 @@ class DynamoDBCustomerRepository:
 
     def replace(self, customer: Customer, previous: Customer) -> None:
         put: TransactWriteItemTypeDef = {
-            "Put": {"TableName": self._table, "Item": to_item(customer)}
-            | self._unchanged_since(previous)
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(customer),
+                "ConditionExpression": "updatedAt = :seen",
+                "ExpressionAttributeValues": self._seen(previous),
+            }
         }
         if customer.email == previous.email:
             codes = self._transact([put])
@@ -169,8 +171,12 @@ class DynamoDBCustomerRepository:
         codes = self._transact(
             [
                 {
-                    "Delete": {"TableName": self._table, "Key": customer_key(customer.id)}
-                    | self._unchanged_since(customer)
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": customer_key(customer.id),
+                        "ConditionExpression": "updatedAt = :seen",
+                        "ExpressionAttributeValues": self._seen(customer),
+                    }
                 },
                 self._release_email(customer),
             ]
