@@ -54,7 +54,17 @@ checkov: $(STAMP) ## checkov on template.yaml (suppressions live in the template
 
 .PHONY: build
 build: $(STAMP) ## sam build for the template's runtime and architecture, without Docker
-	PATH="$(if $(PY313),$(dir $(PY313)):)$$PATH" $(BIN)/sam build --template template.yaml --parallel
+	@PATH="$(if $(PY313),$(PY313):)$$PATH"; \
+	if ! python3.13 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then \
+	  echo "make build: sam build (without Docker) needs Python 3.13, the template's runtime, as" \
+	    "'python3.13' on PATH. Install it (e.g. 'pyenv install 3.13', 'uv python install 3.13'" \
+	    "or your OS package python3.13) and run make build again." >&2; exit 1; \
+	elif ! python3.13 -m pip --version >/dev/null 2>&1; then \
+	  echo "make build: $$(command -v python3.13) has no pip; sam build installs the layer's" \
+	    "requirements with it. Run 'python3.13 -m ensurepip' (or install python3.13-pip)." >&2; exit 1; \
+	fi; \
+	echo "$(BIN)/sam build --template template.yaml --parallel  # with $$(command -v python3.13)"; \
+	$(BIN)/sam build --template template.yaml --parallel
 
 .PHONY: demo
 demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack

@@ -1,6 +1,8 @@
 """Session-wide fixtures: fake AWS credentials, moto, and the template deployed into it."""
 
 import os
+import re
+import uuid
 
 # Before anything imports boto3: never reach a real account from the test suite.
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -36,5 +38,6 @@ def stack(aws: None) -> LocalStack:
 @pytest.fixture
 def fresh_stack(aws: None, request: pytest.FixtureRequest) -> LocalStack:
     """A second, private copy of the stack for tests that break things on purpose."""
-    name = "t-" + request.node.name.replace("_", "-")[:40].strip("-")
+    readable = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:24].strip("-")
+    name = f"t-{readable}-{uuid.uuid4().hex[:8]}"
     return LocalStack(stack_name=name).deploy()

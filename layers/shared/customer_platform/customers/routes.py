@@ -4,12 +4,15 @@ A function includes this router under its prefix (`/dynamodb`, `/rds`) and suppl
 repository and the page-token codec; nothing here knows which store is behind them.
 """
 
+import warnings
 from collections.abc import Callable
 from typing import Annotated
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
 
 from customer_platform.customers import logic
 from customer_platform.customers.models import CustomerInput
@@ -26,6 +29,17 @@ NextToken = Annotated[
 ]
 CustomerId = Annotated[str, Path(description="customer id")]
 
+# Writes count as business metrics (one EMF line per invocation, flushed by the handler's
+# `log_metrics`); reads are covered by API Gateway's own metrics, so an invocation without
+# a metric is normal here and not worth a warning in every environment's log.
+metrics = Metrics()
+warnings.filterwarnings("ignore", "No application metrics to publish")
+
+
+def _count(name: str, backend: str) -> None:
+    metrics.add_dimension(name="backend", value=backend)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
 
 def customers_router(
     prefix: str,
@@ -33,11 +47,13 @@ def customers_router(
     tokens: Callable[[], PageTokenCodec],
 ) -> Router:
     """Routes for `{prefix}/customers`; `repository` and `tokens` are called per request."""
+    backend = prefix.strip("/")
     router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
     @router.post("/customers", status_code=201)
     def create(customer: CustomerInput) -> Response[dict[str, str]]:
         created = logic.create_customer(repository(), customer)
+        _count("CustomersCreated", backend)
         return Response(
             status_code=201,
             content_type=content_types.APPLICATION_JSON,
@@ -58,11 +74,14 @@ def customers_router(
 
     @router.put("/customers/<customer_id>")
     def update(customer_id: CustomerId, customer: CustomerInput) -> dict[str, str]:
-        return logic.update_customer(repository(), customer_id, customer).to_api()
+        updated = logic.update_customer(repository(), customer_id, customer)
+        _count("CustomersUpdated", backend)
+        return updated.to_api()
 
     @router.delete("/customers/<customer_id>")
     def delete(customer_id: CustomerId) -> Response[None]:
         logic.delete_customer(repository(), customer_id)
+        _count("CustomersDeleted", backend)
         return Response(status_code=204, body=None)
 
     return router
