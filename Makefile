@@ -70,6 +70,15 @@ build: $(STAMP) ## sam build for the template's runtime and architecture, withou
 demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack
 	$(BIN)/python -m local_stack.demo
 
+.PHONY: api
+api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api
+	$(BIN)/python -m local_stack.server
+
+.PHONY: invoke
+invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFunction EVENT=events/customers_dynamodb/get.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
+	$(BIN)/python -m local_stack.invoke "$(FN)" "$(EVENT)"
+
 .PHONY: lock
 lock: ## re-resolve requirements/dev.txt from pyproject.toml's dev extras (needs the network)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

@@ -4,6 +4,7 @@ The caller decides where moto runs: inside `moto.mock_aws()` (tests) or behind a
 `ThreadedMotoServer` (the local API and the demo); everything else is the same.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class LocalStack:
     cloud: LocalCloud = field(init=False)
     functions: dict[str, LocalFunction] = field(init=False)
     api: LocalApi = field(init=False)
+    _cleanups: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def deploy(self) -> "LocalStack":
         self.template = load_template(parameters=self.parameters)
@@ -44,6 +46,14 @@ class LocalStack:
             self.template, self.functions, self.parameters.get("Stage", stage)
         )
         return self
+
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        """Run `cleanup` when the stack closes (servers or workers that deploy() started)."""
+        self._cleanups.append(cleanup)
+
+    def close(self) -> None:
+        while self._cleanups:
+            self._cleanups.pop()()
 
     def function(self, logical_id: str) -> LocalFunction:
         return self.functions[logical_id]

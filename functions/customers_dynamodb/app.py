@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
@@ -17,7 +16,7 @@ from pydantic import Field
 from customer_platform import aws, secrets
 from customer_platform.customers.dynamodb import DynamoDBCustomerRepository
 from customer_platform.customers.routes import customers_router
-from customer_platform.http import install_error_handlers
+from customer_platform.http import JsonApiResolver, install_error_handlers
 from customer_platform.pagination import PageTokenCodec
 from customer_platform.settings import EnvSettings
 
@@ -38,7 +37,7 @@ settings = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True)
+app = JsonApiResolver(enable_validation=True)
 install_error_handlers(app, logger)
 
 

@@ -313,3 +313,18 @@ def test_unknown_route_is_an_api_gateway_error_with_json_message(customers: Cust
 
     assert response.status in (403, 404)
     assert isinstance(response.json()["message"], str)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "application/json"]
+)
+def test_a_json_body_is_read_as_json_whatever_the_content_type_says(
+    customers: CustomersClient, content_type: str
+):
+    body = '{"name": "Curl User", "email": "%s"}' % unique_email()
+
+    response = customers.api.request(
+        "POST", customers.base, body=body, headers={"Content-Type": content_type}
+    )
+
+    assert response.status == 201, response.body

@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from customer_platform.errors import BadRequest, Conflict, DomainError, NotFound, Unavailable
 
@@ -21,6 +22,31 @@ _STATUS: dict[type[DomainError], HTTPStatus] = {
     Conflict: HTTPStatus.CONFLICT,
     Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
+
+
+class JsonApiResolver(APIGatewayRestResolver):
+    """The REST resolver for a JSON-only API.
+
+    `curl -d` and Python's urllib label a body `application/x-www-form-urlencoded` unless
+    told otherwise, and Powertools would then parse it as a form. This API accepts JSON
+    only, so every body is read as JSON: valid JSON succeeds, anything else is a 400.
+    """
+
+    def resolve(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if event.get("body") is not None:
+            headers = {
+                k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
+            }
+            multi = {
+                k: v
+                for k, v in (event.get("multiValueHeaders") or {}).items()
+                if k.lower() != "content-type"
+            }
+            event = event | {
+                "headers": headers | {"Content-Type": "application/json"},
+                "multiValueHeaders": multi | {"Content-Type": ["application/json"]},
+            }
+        return super().resolve(event, context)
 
 
 def error_response(
