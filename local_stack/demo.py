@@ -134,7 +134,7 @@ def customers_dynamodb(demo: Demo) -> None:
         first.status == 200 and len(first.body["items"]) == 2 and bool(token),
         "first page + nextToken",
     )
-    second = demo.call("GET", "/dynamodb/customers", query={"limit": "2", "nextToken": token})
+    second = demo.call("GET", "/dynamodb/customers", query={"limit": "2", "nextToken": str(token)})
     demo.check(second.status == 200, "the token brings the next page")
     forged = demo.call("GET", "/dynamodb/customers", query={"nextToken": (token or "")[:-2] + "xx"})
     demo.check(forged.status == 400, "an edited token: 400, never a query built from it")

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -148,9 +147,7 @@ def main() -> int:
         print("The API is open locally, like `sam local start-api`: no authentication.\n")
         for key, value in running.outputs.items():
             print(f"  {key:<{width}}  {value}")
-        print(
-            f"\nOutputs written to {OUTPUTS_FILE.relative_to(Path.cwd()) if OUTPUTS_FILE.is_relative_to(Path.cwd()) else OUTPUTS_FILE}"
-        )
+        print(print(f"\nOutputs written to {OUTPUTS_FILE}"))
         print(f"Try:  curl -s {running.api_url}/dynamodb/customers")
         print(f"      aws --endpoint-url {running.aws_endpoint_url} dynamodb list-tables")
         print("Ctrl-C stops everything.\n", flush=True)

@@ -374,7 +374,8 @@ def test_built_function_starts_like_lambda(build: Build, logical_id: str) -> Non
     )
 
     logs = f"stdout:\n{process.stdout[-4000:]}\nstderr:\n{process.stderr[-4000:]}"
-    assert process.returncode == 0, f"{logical_id} ({handler}) did not start:\n{logs}"
+    if process.returncode != 0:
+        pytest.fail(f"{logical_id} (Handler: {handler}) did not start:\n{logs}")
     outcome = json.loads(result_file.read_text())
     assert outcome["foreign_modules"] == [], "imported from outside the build and the runtime"
     assert Path(outcome["module_file"]).is_relative_to(function_dir), outcome["module_file"]

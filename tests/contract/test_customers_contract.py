@@ -4,6 +4,7 @@ Given/When/Then in each test; data is unique per test so tests share one stack.
 """
 
 import base64
+import json
 from datetime import datetime
 
 import pytest
@@ -321,7 +322,7 @@ def test_unknown_route_is_an_api_gateway_error_with_json_message(customers: Cust
 def test_a_json_body_is_read_as_json_whatever_the_content_type_says(
     customers: CustomersClient, content_type: str
 ):
-    body = '{"name": "Curl User", "email": "%s"}' % unique_email()
+    body = json.dumps({"name": "Curl User", "email": unique_email()})
 
     response = customers.api.request(
         "POST", customers.base, body=body, headers={"Content-Type": content_type}

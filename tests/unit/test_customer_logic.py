@@ -48,7 +48,7 @@ def data(name: str = "Ada", email: str = "ada@example.com") -> CustomerInput:
     return CustomerInput(name=name, email=email)
 
 
-def clock(at: datetime = T0):  # type: ignore[no-untyped-def]
+def clock(at: datetime = T0):
     return lambda: at
 
 

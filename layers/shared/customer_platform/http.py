@@ -5,6 +5,7 @@ unexpected exception (SQL text, table names, ARNs, stack traces) reaches the cli
 logged with the request's correlation id and the client gets a generic 500.
 """
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -32,7 +33,7 @@ class JsonApiResolver(APIGatewayRestResolver):
     only, so every body is read as JSON: valid JSON succeeds, anything else is a 400.
     """
 
-    def resolve(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         if event.get("body") is not None:
             headers = {
                 k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
@@ -42,7 +43,7 @@ class JsonApiResolver(APIGatewayRestResolver):
                 for k, v in (event.get("multiValueHeaders") or {}).items()
                 if k.lower() != "content-type"
             }
-            event = event | {
+            event = dict(event) | {
                 "headers": headers | {"Content-Type": "application/json"},
                 "multiValueHeaders": multi | {"Content-Type": ["application/json"]},
             }
