@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,8 +26,9 @@ from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 from local_stack.stack import LocalStack
 from local_stack.template import ROOT
 
-OUTPUTS_FILE = ROOT / ".local" / "outputs.json"
-FUNCTIONS_FILE = ROOT / ".local" / "functions.json"  # for `make invoke` from another shell
+STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
+OUTPUTS_FILE = STATE_DIR / "outputs.json"
+FUNCTIONS_FILE = STATE_DIR / "functions.json"  # for `make invoke` from another shell
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any credentials
@@ -44,10 +46,12 @@ def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_PAYLOAD_BYTES:
-                self._reply(
-                    413, {"Content-Type": "application/json"}, b'{"message": "Request Too Long"}'
-                )
-                self.close_connection = True
+                # Drain what the client sends, then refuse, so it sees the 413, not a reset.
+                remaining = length
+                while remaining > 0:
+                    remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
+                refusal = b'{"message": "Request Too Long"}'
+                self._reply(413, {"Content-Type": "application/json"}, refusal)
                 return
             body = self.rfile.read(length) if length else None
             response = api.request(
@@ -117,7 +121,7 @@ def running_stack(port: int | None = None, write_outputs: bool = True) -> Iterat
         api_url = f"http://127.0.0.1:{http.server_address[1]}"
         outputs = stack.outputs(api_url=api_url) | {"AwsEndpointUrl": endpoint}
         if write_outputs:
-            OUTPUTS_FILE.parent.mkdir(exist_ok=True)
+            OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
             OUTPUTS_FILE.write_text(json.dumps(outputs, indent=2) + "\n")
             functions = {
                 logical_id: {"name": function.name, "environment": function.environment}

@@ -1,0 +1,119 @@
+"""`make api` as a user runs it: a subprocess serving the contract over real HTTP, which
+stops on Ctrl-C (SIGINT) and leaves nothing listening."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def listening(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) == 0
+
+
+def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("local-state")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"PORT": str(free_port()), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
+    process = subprocess.Popen(  # noqa: S603 (our own module)
+        [sys.executable, "-m", "local_stack.server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    outputs_file = state / "outputs.json"
+    deadline = time.monotonic() + 60
+    while not outputs_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"make api did not start:\n{output}")
+        time.sleep(0.1)
+    outputs = json.loads(outputs_file.read_text())
+    yield {"process": process, "outputs": outputs}
+    if process.poll() is None:
+        process.kill()
+
+
+def test_outputs_name_the_api_and_the_aws_endpoint(local_api: dict[str, Any]):
+    outputs = local_api["outputs"]
+
+    assert outputs["ApiUrl"].startswith("http://127.0.0.1:")
+    assert outputs["AwsEndpointUrl"].startswith("http://127.0.0.1:")
+    assert outputs["CustomersTableName"]
+
+
+def test_the_customers_contract_holds_over_http(local_api: dict[str, Any]):
+    base = local_api["outputs"]["ApiUrl"]
+
+    status, created = call(
+        base, "POST", "/dynamodb/customers", {"name": "Ada", "email": "ada@example.com"}
+    )
+    assert status == 201
+    assert call(base, "GET", f"/dynamodb/customers/{created['id']}") == (200, created)
+    assert (
+        call(base, "POST", "/dynamodb/customers", {"name": "x", "email": "ADA@example.com"})[0]
+        == 409
+    )
+    assert call(base, "DELETE", f"/dynamodb/customers/{created['id']}") == (204, None)
+
+
+def test_edge_errors_behave_like_api_gateway(local_api: dict[str, Any]):
+    base = local_api["outputs"]["ApiUrl"]
+
+    status, body = call(base, "GET", "/no/such/route")
+    assert status in (403, 404)
+    assert isinstance(body["message"], str)
+
+    request = urllib.request.Request(  # noqa: S310
+        base + "/dynamodb/customers", data=b"x" * (10 * 1024 * 1024 + 1), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310
+    assert refused.value.code == 413
+
+
+def test_ctrl_c_stops_everything_and_frees_the_ports(local_api: dict[str, Any]):
+    process: subprocess.Popen[str] = local_api["process"]
+    outputs = local_api["outputs"]
+
+    process.send_signal(signal.SIGINT)
+
+    assert process.wait(timeout=30) == 0
+    assert not listening(outputs["ApiUrl"])
+    assert not listening(outputs["AwsEndpointUrl"])
