@@ -48,7 +48,7 @@ def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     state = tmp_path_factory.mktemp("local-state")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"PORT": str(free_port()), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
-    process = subprocess.Popen(  # noqa: S603 (our own module)
+    process = subprocess.Popen(
         [sys.executable, "-m", "local_stack.server"],
         cwd=ROOT,
         env=env,
