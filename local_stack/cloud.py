@@ -143,8 +143,39 @@ def _secret(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> Shim
     return _Placeholder(arn, {"Id": arn})
 
 
+def _subscription(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> ShimResult:
+    attributes = {
+        key: json.dumps(props[key])
+        if isinstance(props[key], dict)
+        else str(props[key]).lower()
+        if isinstance(props[key], bool)
+        else str(props[key])
+        for key in ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy")
+        if key in props
+    }
+    arn = cloud.client("sns").subscribe(
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    return _Placeholder(arn, {"Arn": arn})
+
+
+def _queue_policy(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> ShimResult:
+    sqs = cloud.client("sqs")
+    for queue_url in props["Queues"]:
+        sqs.set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
+    return _Placeholder(f"{cloud.stack_name}-{logical_id}", {})
+
+
 SHIMS: dict[str, Shim] = {
     "AWS::SecretsManager::Secret": _secret,
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::SQS::QueuePolicy": _queue_policy,
 }
 
 
@@ -220,8 +251,11 @@ class LocalCloud:
         self._resource_map = stack.resource_map
         parsed = self._resource_map._parsed_resources
         parsed.update(in_process)
+        conditions = self._resource_map.lazy_condition_map
         for logical_id in _dependency_order(shimmed):
             resource = shimmed[logical_id]
+            if "Condition" in resource and not conditions[resource["Condition"]]:
+                continue
             props = self.resolve(resource.get("Properties", {}))
             parsed[logical_id] = SHIMS[resource["Type"]](logical_id, props, self)
         return self

@@ -164,6 +164,14 @@ class LocalFunction:
         module = importlib.import_module(module_name)
         return getattr(module, attribute)
 
+    def module(self, name: str) -> ModuleType:
+        """A module as this function's environment has it (loading the function if needed);
+        tests use it to reach the function's own clients, e.g. to inject a fault."""
+        with self._namespace():
+            if self._handler is None:
+                self._handler = self._load()
+            return importlib.import_module(name)
+
     def invoke(self, event: Any) -> Invocation:
         """Run the handler on `event`, capturing what it logs (stdout, as in Lambda)."""
         context = LambdaContext(function_name=self.name, timeout_s=self.source.timeout)

@@ -115,6 +115,8 @@ def running_stack(port: int | None = None, write_outputs: bool = True) -> Iterat
         endpoint = f"http://{host}:{moto_port}"
         os.environ["AWS_ENDPOINT_URL"] = endpoint  # boto3 >= 1.28 honours it for every client
         stack = LocalStack().deploy()
+        stack.event_sources.start()  # queue consumers and the stream trigger, continuously
+        stack.on_close(stack.event_sources.stop)
         http = ThreadingHTTPServer(("127.0.0.1", port or 0), _handler_for(stack.api))
         http.daemon_threads = True
         threading.Thread(target=http.serve_forever, daemon=True).start()

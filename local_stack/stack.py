@@ -10,6 +10,7 @@ from typing import Any
 
 from local_stack.apigateway import LocalApi
 from local_stack.cloud import LocalCloud
+from local_stack.event_sources import EventSources
 from local_stack.functions import LocalFunction
 from local_stack.template import SamTemplate, load_template
 
@@ -26,6 +27,7 @@ class LocalStack:
     cloud: LocalCloud = field(init=False)
     functions: dict[str, LocalFunction] = field(init=False)
     api: LocalApi = field(init=False)
+    event_sources: EventSources = field(init=False)
     _cleanups: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def deploy(self) -> "LocalStack":
@@ -41,6 +43,7 @@ class LocalStack:
             )
             for logical_id, source in self.template.functions.items()
         }
+        self.event_sources = EventSources.from_stack(self.cloud, self.functions)
         stage = self.template.parameter_defaults().get("Stage", "v1")
         self.api = LocalApi.from_template(
             self.template, self.functions, self.parameters.get("Stage", stage)

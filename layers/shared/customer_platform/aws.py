@@ -13,7 +13,10 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sns import SNSClient
 
 # Fail fast rather than hold a Lambda (and its API Gateway caller, capped at 29 s) hostage:
 # short connect timeout, bounded read timeout, botocore's standard retry mode with jitter.
@@ -34,7 +37,38 @@ def secretsmanager() -> "SecretsManagerClient":
     return boto3.client("secretsmanager", config=CLIENT_CONFIG)
 
 
+@cache
+def sns() -> "SNSClient":
+    return boto3.client("sns", config=CLIENT_CONFIG)
+
+
+@cache
+def sesv2() -> "SESV2Client":
+    return boto3.client("sesv2", config=CLIENT_CONFIG)
+
+
+# Presigned URLs: SigV4 always (S3 refuses SigV2 for SSE-KMS objects, and botocore can
+# still pick SigV2 for us-east-1), on the bucket's regional virtual-hosted endpoint
+# https://<bucket>.s3.<region>.amazonaws.com, never the legacy global s3.amazonaws.com
+# (which redirects requests for a new bucket until its DNS settles). botocore uses path
+# style by itself for an IP endpoint such as a local moto server.
+S3_CONFIG = CLIENT_CONFIG.merge(
+    Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
+    )
+)
+
+
+@cache
+def s3() -> "S3Client":
+    return boto3.client("s3", config=S3_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests switch endpoints and credentials between runs)."""
     dynamodb.cache_clear()
     secretsmanager.cache_clear()
+    sns.cache_clear()
+    sesv2.cache_clear()
+    s3.cache_clear()

@@ -1,0 +1,23 @@
+"""GET /{backend}/customers/{id}/events: the audit trail of one customer, oldest first."""
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from customer_platform.events.audit import AuditTrail
+
+BackendName = Annotated[Literal["dynamodb", "rds"], Path(description="storage backend")]
+CustomerId = Annotated[str, Path(description="customer id")]
+
+
+def audit_router(trail: Callable[[], AuditTrail]) -> Router:
+    router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+
+    @router.get("/<backend>/customers/<customer_id>/events")
+    def events(backend: BackendName, customer_id: CustomerId) -> dict[str, object]:
+        entries = trail().events_of(backend, customer_id)
+        return {"items": [entry.model_dump(by_alias=True) for entry in entries]}
+
+    return router

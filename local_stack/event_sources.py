@@ -1,0 +1,283 @@
+"""Event source mappings, run in process: SQS queues and DynamoDB streams -> functions.
+
+Lambda's pollers are not something moto runs, so this module does what they do, from the
+`SQS` and `DynamoDB` events of template.yaml:
+
+* SQS: receive up to BatchSize messages, invoke with the Lambda SQS event, delete what
+  succeeded; with `ReportBatchItemFailures` only the reported messages stay on the queue
+  (a raised error fails the whole batch). A message that keeps failing is moved to the
+  DLQ by the queue's own redrive policy after maxReceiveCount receives. One deviation,
+  for speed: a failed message becomes visible again at once, not after the visibility
+  timeout.
+* DynamoDB streams: read each shard from the trim horizon in order, invoke with the
+  Lambda stream event; a reported failure retries the batch from that record, up to
+  MaximumRetryAttempts, then the batch's coordinates go to the on-failure destination.
+
+Tests call `drain()` to run the mappings until nothing moves; `make api` runs them in a
+background thread.
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from local_stack.cloud import LocalCloud
+from local_stack.functions import LocalFunction
+
+
+def _failed_ids(result: Any) -> set[str] | None:
+    """Item identifiers a handler reported as failed; None means the whole batch failed."""
+    if not isinstance(result, dict):
+        return set()
+    failures = result.get("batchItemFailures") or []
+    return {str(failure["itemIdentifier"]) for failure in failures}
+
+
+@dataclass
+class SqsMapping:
+    function: LocalFunction
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    report_failures: bool
+    cloud: LocalCloud
+
+    def poll(self) -> int:
+        """One receive-invoke-delete round; the number of messages handled."""
+        sqs = self.cloud.client("sqs")
+        received = sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(self.batch_size, 10),
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        event = {"Records": [self._record(message) for message in received]}
+        try:
+            failed = _failed_ids(self.function.invoke(event).result)
+            if not self.report_failures:
+                failed = set()
+        except Exception:  # noqa: BLE001 - a raised error fails the whole batch, as in Lambda
+            failed = {message["MessageId"] for message in received}
+        done = [m for m in received if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        for message in received:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
+        return len(received)
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        }
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": attributes,
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self.cloud.region,
+        }
+
+
+@dataclass
+class StreamMapping:
+    function: LocalFunction
+    stream_arn: str
+    batch_size: int
+    max_retries: int
+    on_failure_url: str | None
+    cloud: LocalCloud
+    _iterators: dict[str, str] = field(default_factory=dict)
+    _pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _attempts: dict[str, int] = field(default_factory=dict)
+
+    def poll(self) -> int:
+        streams = self.cloud.client("dynamodbstreams")
+        shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        handled = 0
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            pending = self._pending.setdefault(shard_id, [])
+            if len(pending) < self.batch_size:
+                response = streams.get_records(
+                    ShardIterator=self._iterators[shard_id], Limit=self.batch_size
+                )
+                self._iterators[shard_id] = response.get(
+                    "NextShardIterator", self._iterators[shard_id]
+                )
+                pending.extend(self._record(r) for r in response.get("Records", []))
+            if pending:
+                handled += self._deliver(shard_id, pending)
+        return handled
+
+    def _deliver(self, shard_id: str, pending: list[dict[str, Any]]) -> int:
+        batch = pending[: self.batch_size]
+        try:
+            failed = _failed_ids(self.function.invoke({"Records": batch}).result)
+        except Exception:  # noqa: BLE001 - a raised error fails the whole batch
+            failed = {batch[0]["dynamodb"]["SequenceNumber"]}
+        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        first_failure = next(
+            (i for i, s in enumerate(sequence_numbers) if s in (failed or ())), None
+        )
+        if first_failure is None:
+            del pending[: len(batch)]
+            self._attempts.pop(shard_id, None)
+            return len(batch)
+        del pending[:first_failure]  # everything before the failed record is done
+        attempts = self._attempts.get(shard_id, 0) + 1
+        self._attempts[shard_id] = attempts
+        if attempts > self.max_retries:
+            self._give_up(shard_id, pending[: self.batch_size])
+            del pending[: self.batch_size]
+            self._attempts.pop(shard_id, None)
+        return first_failure
+
+    def _give_up(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
+        if self.on_failure_url is None or not batch:
+            return
+        self.cloud.client("sqs").send_message(
+            QueueUrl=self.on_failure_url,
+            MessageBody=json.dumps(
+                {
+                    "requestContext": {"condition": "RetryAttemptsExhausted"},
+                    "DDBStreamBatchInfo": {
+                        "shardId": shard_id,
+                        "streamArn": self.stream_arn,
+                        "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+                        "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+                        "batchSize": len(batch),
+                    },
+                }
+            ),
+        )
+
+    def _record(self, raw: dict[str, Any]) -> dict[str, Any]:
+        change = dict(raw["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = created.timestamp()
+        return {**raw, "dynamodb": change, "eventSourceARN": self.stream_arn}
+
+
+Mapping = SqsMapping | StreamMapping
+
+
+@dataclass
+class EventSources:
+    mappings: list[Mapping]
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    @classmethod
+    def from_stack(cls, cloud: LocalCloud, functions: dict[str, LocalFunction]) -> "EventSources":
+        mappings: list[Mapping] = []
+        for logical_id, source in cloud.template.functions.items():
+            for event in source.events.values():
+                props = event.get("Properties", {})
+                if event.get("Type") == "SQS":
+                    arn = cloud.resolve(props["Queue"])
+                    mappings.append(
+                        SqsMapping(
+                            function=functions[logical_id],
+                            queue_arn=arn,
+                            queue_url=_queue_url(cloud, arn),
+                            batch_size=int(props.get("BatchSize", 10)),
+                            report_failures="ReportBatchItemFailures"
+                            in props.get("FunctionResponseTypes", []),
+                            cloud=cloud,
+                        )
+                    )
+                elif event.get("Type") == "DynamoDB":
+                    destination = props.get("DestinationConfig", {}).get("OnFailure", {})
+                    failure_arn = cloud.resolve(destination["Destination"]) if destination else None
+                    mappings.append(
+                        StreamMapping(
+                            function=functions[logical_id],
+                            stream_arn=cloud.resolve(props["Stream"]),
+                            batch_size=int(props.get("BatchSize", 100)),
+                            max_retries=int(props.get("MaximumRetryAttempts", 0)),
+                            on_failure_url=_queue_url(cloud, failure_arn) if failure_arn else None,
+                            cloud=cloud,
+                        )
+                    )
+        return cls(mappings)
+
+    def for_function(self, logical_id: str) -> list[Mapping]:
+        return [m for m in self.mappings if m.function.source.logical_id == logical_id]
+
+    def drain(self, max_rounds: int = 100) -> int:
+        """Run every mapping until a whole round moves nothing; the records handled."""
+        total = 0
+        for _ in range(max_rounds):
+            moved = sum(mapping.poll() for mapping in self.mappings)
+            total += moved
+            if moved == 0:
+                return total
+        raise RuntimeError(f"event sources still busy after {max_rounds} rounds")
+
+    def start(self, interval: float = 0.25) -> None:
+        """Poll continuously in a background thread (the local API uses this)."""
+
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    moved = sum(mapping.poll() for mapping in self.mappings)
+                except Exception as error:  # noqa: BLE001 - keep polling; say what happened
+                    print(f"event source error: {error!r}", flush=True)
+                    moved = 0
+                if not moved:
+                    self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=run, name="event-sources", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def _queue_url(cloud: LocalCloud, arn: str) -> str:
+    name = arn.rsplit(":", 1)[-1]
+    url: str = cloud.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return url
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,236 @@
+"""Customer events end to end: API -> stream -> publisher -> SNS -> queues -> consumers.
+
+Event sources are drained explicitly, so each test sees the batches a Lambda poller would
+have delivered, in order, and can stop in between to look at the queues.
+"""
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from customer_platform import aws
+from local_stack.event_sources import SqsMapping, StreamMapping
+from local_stack.stack import LocalStack
+from tests.support.customers import CustomersClient, unique_email
+
+PUBLISHER = "CustomerEventsPublisherFunction"
+AUDIT = "CustomerAuditFunction"
+WELCOME = "WelcomeEmailFunction"
+
+
+@pytest.fixture
+def fanout(fresh_stack: LocalStack) -> LocalStack:
+    """A private stack: queue counts in these tests must not see other tests' events."""
+    aws.reset_clients()
+    return fresh_stack
+
+
+def queue_url(stack: LocalStack, output: str) -> str:
+    return str(stack.outputs()[output])
+
+
+def peek(stack: LocalStack, output: str) -> list[dict[str, Any]]:
+    """Every message on a queue, left on it (received, then made visible again)."""
+    sqs = stack.cloud.client("sqs")
+    url = queue_url(stack, output)
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        messages.extend(batch)
+    for message in messages:
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return messages
+
+
+def run_stream(stack: LocalStack, rounds: int = 1) -> None:
+    for _ in range(rounds):
+        for mapping in stack.event_sources.for_function(PUBLISHER):
+            mapping.poll()
+
+
+def run_consumers(stack: LocalStack) -> None:
+    for name in (AUDIT, WELCOME):
+        for mapping in stack.event_sources.for_function(name):
+            while mapping.poll():
+                pass
+
+
+def create_update_delete(api: CustomersClient) -> str:
+    created = api.create()
+    api.call("PUT", f"/{created['id']}", {"name": "Renamed", "email": unique_email()})
+    assert api.call("DELETE", f"/{created['id']}").status == 204
+    return str(created["id"])
+
+
+def test_each_change_is_one_event_delivered_where_the_filters_say(fanout: LocalStack):
+    api = CustomersClient(fanout.api, "dynamodb")
+    customer_id = create_update_delete(api)
+
+    run_stream(fanout)
+
+    audit = [json.loads(m["Body"]) for m in peek(fanout, "AuditQueueUrl")]
+    notifications = [json.loads(m["Body"]) for m in peek(fanout, "NotificationsQueueUrl")]
+    assert [e["eventType"] for e in audit] == [
+        "CustomerCreated",
+        "CustomerUpdated",
+        "CustomerDeleted",
+    ]
+    assert [e["eventType"] for e in notifications] == ["CustomerCreated"]
+    assert {e["customerId"] for e in audit + notifications} == {customer_id}
+    first = audit[0]
+    assert first["version"] == 1
+    assert first["backend"] == "dynamodb"
+    assert set(first) >= {"eventType", "eventId", "occurredAt", "customerId", "customer"}
+    assert len({e["eventId"] for e in audit}) == 3
+
+
+def test_event_type_travels_as_a_message_attribute(fanout: LocalStack):
+    CustomersClient(fanout.api, "dynamodb").create()
+
+    run_stream(fanout)
+
+    message = peek(fanout, "NotificationsQueueUrl")[0]
+    assert message["MessageAttributes"]["eventType"]["StringValue"] == "CustomerCreated"
+
+
+def test_consumers_fill_the_events_endpoint_oldest_first(fanout: LocalStack):
+    api = CustomersClient(fanout.api, "dynamodb")
+    customer_id = create_update_delete(api)
+    assert api.call("GET", f"/{customer_id}/events").json() == {"items": []}
+
+    run_stream(fanout)
+    run_consumers(fanout)
+
+    items = api.call("GET", f"/{customer_id}/events").json()["items"]
+    assert [i["type"] for i in items] == ["CustomerCreated", "CustomerUpdated", "CustomerDeleted"]
+    assert all(i["customerId"] == customer_id for i in items)
+    times = [i["occurredAt"] for i in items]
+    assert times == sorted(times)
+    assert not peek(fanout, "AuditQueueUrl")
+
+
+def test_the_welcome_consumer_records_a_dry_run_without_a_sender(fanout: LocalStack):
+    created = CustomersClient(fanout.api, "dynamodb").create()
+
+    run_stream(fanout)
+    run_consumers(fanout)
+
+    table = fanout.outputs()["NotificationsTableName"]
+    items = aws.dynamodb().scan(TableName=table)["Items"]
+    mine = [i for i in items if i["customerId"]["S"] == created["id"]]
+    assert [i["mode"]["S"] for i in mine] == ["dry-run"]
+
+
+def test_events_endpoint_for_unknown_customer_is_an_empty_list(stack: LocalStack):
+    response = stack.api.request("GET", f"/rds/customers/{uuid.uuid4()}/events")
+
+    assert response.status == 200
+    assert response.json() == {"items": []}
+
+
+def _event(customer_id: str | None = None, event_type: str = "CustomerCreated") -> dict[str, Any]:
+    customer_id = customer_id or str(uuid.uuid4())
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "version": 1,
+        "eventType": event_type,
+        "eventId": str(uuid.uuid4()),
+        "occurredAt": now,
+        "customerId": customer_id,
+        "backend": "dynamodb",
+        "customer": {
+            "id": customer_id,
+            "name": "Queue Sent",
+            "email": unique_email(),
+            "createdAt": now,
+            "updatedAt": now,
+        },
+    }
+
+
+def test_a_poison_message_reaches_the_dlq_without_holding_back_its_batch(fanout: LocalStack):
+    sqs = fanout.cloud.client("sqs")
+    url = queue_url(fanout, "AuditQueueUrl")
+    good = [_event() for _ in range(4)]
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": "poison", "MessageBody": "{not an event"}]
+        + [{"Id": f"g{i}", "MessageBody": json.dumps(e)} for i, e in enumerate(good)],
+    )
+    (mapping,) = [m for m in fanout.event_sources.for_function(AUDIT) if isinstance(m, SqsMapping)]
+
+    first_round = mapping.poll()
+    for _ in range(10):
+        mapping.poll()
+
+    assert first_round == 5, "all five arrived in one batch"
+    trail = CustomersClient(fanout.api, "dynamodb")
+    for event in good:
+        items = trail.call("GET", f"/{event['customerId']}/events").json()["items"]
+        assert [i["type"] for i in items] == ["CustomerCreated"]
+    dead = peek(fanout, "AuditDeadLetterQueueUrl")
+    assert [m["Body"] for m in dead] == ["{not an event"]
+    assert not peek(fanout, "AuditQueueUrl")
+
+
+@pytest.mark.parametrize("queue", ["AuditQueueUrl", "NotificationsQueueUrl"])
+def test_the_same_message_delivered_twice_is_processed_once(fanout: LocalStack, queue: str):
+    sqs = fanout.cloud.client("sqs")
+    event = _event()
+    for _ in range(2):
+        sqs.send_message(QueueUrl=queue_url(fanout, queue), MessageBody=json.dumps(event))
+
+    run_consumers(fanout)
+
+    if queue == "AuditQueueUrl":
+        trail = CustomersClient(fanout.api, "dynamodb")
+        items = trail.call("GET", f"/{event['customerId']}/events").json()["items"]
+        assert len(items) == 1
+    else:
+        table = fanout.outputs()["NotificationsTableName"]
+        items = aws.dynamodb().scan(TableName=table)["Items"]
+        assert [i["eventId"]["S"] for i in items].count(event["eventId"]) == 1
+
+
+@pytest.fixture
+def sns_outage(fanout: LocalStack) -> Iterator[dict[str, bool]]:
+    """Make the publisher's own SNS client fail until the test says the fault cleared."""
+    fault = {"active": True}
+    client = fanout.function(PUBLISHER).module("customer_platform.aws").sns()
+
+    def fail(**_: Any) -> None:
+        if fault["active"]:
+            raise EndpointConnectionError(endpoint_url="https://sns.us-east-1.amazonaws.com")
+
+    client.meta.events.register("before-call.sns.Publish", fail)
+    yield fault
+    client.meta.events.unregister("before-call.sns.Publish", fail)
+
+
+def test_a_failed_publish_loses_no_event(fanout: LocalStack, sns_outage: dict[str, bool]):
+    api = CustomersClient(fanout.api, "dynamodb")
+    created = api.create()
+
+    run_stream(fanout, rounds=3)
+    assert not peek(fanout, "AuditQueueUrl"), "nothing was published during the outage"
+
+    sns_outage["active"] = False
+    run_stream(fanout)
+
+    audit = [json.loads(m["Body"]) for m in peek(fanout, "AuditQueueUrl")]
+    assert [(e["eventType"], e["customerId"]) for e in audit] == [
+        ("CustomerCreated", created["id"])
+    ]
+    (stream,) = [
+        m for m in fanout.event_sources.for_function(PUBLISHER) if isinstance(m, StreamMapping)
+    ]
+    assert not peek(fanout, "PublisherFailureQueueUrl")
+    assert stream.max_retries >= 3
