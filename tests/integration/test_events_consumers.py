@@ -1,0 +1,68 @@
+"""The sample events of the event-driven functions, sent as `sam local invoke -e` would."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack.stack import LocalStack
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+POISON_ID = "00000003-aaaa-4bbb-8ccc-000000000003"
+
+
+def invoke(stack: LocalStack, function: str, event_file: str) -> Any:
+    event = json.loads((EVENTS / event_file).read_text())
+    return stack.function(function).invoke(event).result
+
+
+@pytest.mark.parametrize(
+    ("function", "event_file", "failed"),
+    [
+        ("CustomerAuditFunction", "customer_audit/sqs-batch.json", []),
+        ("CustomerAuditFunction", "customer_audit/sqs-mixed-batch.json", [POISON_ID]),
+        ("WelcomeEmailFunction", "welcome_email/sqs-batch.json", []),
+        ("WelcomeEmailFunction", "welcome_email/sqs-mixed-batch.json", [POISON_ID]),
+        ("CustomerEventsPublisherFunction", "customer_events_publisher/stream-batch.json", []),
+    ],
+)
+def test_a_batch_reports_exactly_its_bad_records(
+    fresh_stack: LocalStack, function: str, event_file: str, failed: list[str]
+):
+    result = invoke(fresh_stack, function, event_file)
+
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == failed
+
+
+def test_the_audited_sample_batch_is_served_by_the_events_endpoint(fresh_stack: LocalStack):
+    invoke(fresh_stack, "CustomerAuditFunction", "customer_audit/sqs-batch.json")
+
+    response = invoke(fresh_stack, "CustomerAuditFunction", "customer_audit/api-events.json")
+
+    assert response["statusCode"] == 200
+    items = json.loads(response["body"])["items"]
+    assert [i["type"] for i in items] == ["CustomerCreated", "CustomerUpdated"]
+
+
+def test_the_sample_stream_batch_publishes_three_events_and_skips_the_guard(
+    fresh_stack: LocalStack,
+):
+    invoke(
+        fresh_stack,
+        "CustomerEventsPublisherFunction",
+        "customer_events_publisher/stream-batch.json",
+    )
+
+    sqs = fresh_stack.cloud.client("sqs")
+    url = fresh_stack.outputs()["AuditQueueUrl"]
+    bodies = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies.extend(json.loads(m["Body"]) for m in batch)
+    assert [b["eventType"] for b in bodies] == [
+        "CustomerCreated",
+        "CustomerUpdated",
+        "CustomerDeleted",
+    ]
+    deleted = bodies[2]
+    assert deleted["occurredAt"] > bodies[1]["occurredAt"]
