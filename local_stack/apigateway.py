@@ -11,7 +11,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -64,6 +64,9 @@ class LocalApi:
     stage: str
     api_id: str = "local"
     invocations: list[str] = field(default_factory=list)
+    # run before each request: asynchronous work the client could already observe in AWS
+    # (S3 notifications of a finished upload, for instance)
+    before_request: list[Callable[[], object]] = field(default_factory=list)
 
     @classmethod
     def from_template(
@@ -96,6 +99,8 @@ class LocalApi:
         body: bytes | str | None = None,
         source_ip: str = "127.0.0.1",
     ) -> ApiResponse:
+        for hook in self.before_request:
+            hook()
         raw = body.encode() if isinstance(body, str) else body
         if raw is not None and len(raw) > MAX_PAYLOAD_BYTES:
             return _gateway_error(413, "Request Too Long")

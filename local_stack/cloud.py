@@ -15,7 +15,9 @@ CloudFormation.
 
 import copy
 import json
+import os
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import clean_json
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
+from local_stack import mysql, s3
 from local_stack.template import SamTemplate
 
 IN_PROCESS_PREFIXES = (
@@ -172,10 +175,80 @@ def _queue_policy(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -
     return _Placeholder(f"{cloud.stack_name}-{logical_id}", {})
 
 
+# -- customers on RDS: the "instance" is a database on a real local MySQL server ----------
+
+
+def _db_instance(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> ShimResult:
+    """An RDS instance, locally: the MySQL server of local_stack.mysql.
+
+    Its master credentials are dynamic references to a shimmed secret, which moto's RDS
+    cannot resolve; the stack's own database and user are created after deploy
+    (`local_stack.mysql.provision`), when the secret holds its generated password."""
+    address = mysql.server()
+    identifier = f"{cloud.stack_name}-{logical_id}".lower()
+    return _Placeholder(
+        identifier,
+        {
+            "Endpoint.Address": address.host,
+            "Endpoint.Port": str(address.port),
+            "DBInstanceArn": f"arn:aws:rds:{cloud.region}:{DEFAULT_ACCOUNT_ID}:db:{identifier}",
+        },
+    )
+
+
+def _secret_target_attachment(
+    logical_id: str, props: dict[str, Any], cloud: "LocalCloud"
+) -> ShimResult:
+    """Adds the instance's connection details to the secret, as Secrets Manager does."""
+    target = cloud.placeholder_for(props["TargetId"])
+    client = cloud.client("secretsmanager")
+    document = json.loads(client.get_secret_value(SecretId=props["SecretId"])["SecretString"])
+    document |= {
+        "engine": "mysql",
+        "host": target.get_cfn_attribute("Endpoint.Address"),
+        "port": int(target.get_cfn_attribute("Endpoint.Port")),
+        "dbInstanceIdentifier": props["TargetId"],
+    }
+    client.put_secret_value(SecretId=props["SecretId"], SecretString=json.dumps(document))
+    return _Placeholder(props["SecretId"], {})  # Ref: the secret's ARN
+
+
+def _not_run_locally(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> ShimResult:
+    """Accepted but inert: the hosted rotation function (tests rotate the password
+    themselves) and the migrations custom resource (LocalStack.deploy invokes the
+    migration function once the local database exists)."""
+    return _Placeholder(f"{cloud.stack_name}-{logical_id}", {})
+
+
 SHIMS: dict[str, Shim] = {
     "AWS::SecretsManager::Secret": _secret,
     "AWS::SNS::Subscription": _subscription,
     "AWS::SQS::QueuePolicy": _queue_policy,
+    "AWS::RDS::DBInstance": _db_instance,
+    "AWS::SecretsManager::SecretTargetAttachment": _secret_target_attachment,
+    "AWS::SecretsManager::RotationSchedule": _not_run_locally,
+    "Custom::DatabaseMigrations": _not_run_locally,
+}
+
+
+# -- documents: S3 buckets and policies through moto's API, CloudFront as placeholders ------
+
+
+def _created(create: Callable[[str, dict[str, Any], "s3.Cloud"], "s3.Created"]) -> Shim:
+    def shim(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> ShimResult:
+        physical_id, attributes = create(logical_id, props, cloud)
+        return _Placeholder(physical_id, attributes)
+
+    return shim
+
+
+SHIMS |= {
+    "AWS::S3::Bucket": _created(s3.bucket),
+    "AWS::S3::BucketPolicy": _created(s3.bucket_policy),
+    "AWS::CloudFront::OriginAccessControl": _created(s3.cloudfront_placeholder),
+    "AWS::CloudFront::PublicKey": _created(s3.cloudfront_placeholder),
+    "AWS::CloudFront::KeyGroup": _created(s3.cloudfront_placeholder),
+    "AWS::CloudFront::Distribution": _created(s3.cloudfront_placeholder),
 }
 
 
@@ -187,9 +260,20 @@ class LocalCloud:
         self.stack_name = stack_name
         self.region = region
         self._resource_map: Any = None
+        self._session = boto3.session.Session()
+        self._endpoint = os.environ.get("AWS_ENDPOINT_URL")  # None under mock_aws
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        """A client of the local cloud, one per service, safe to share between threads
+        (creating clients from a shared session is not, hence the lock)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(  # type: ignore[call-overload]
+                    service, region_name=self.region, endpoint_url=self._endpoint
+                )
+            return self._clients[service]
 
     # -- deployment ---------------------------------------------------------------------
 
@@ -272,6 +356,18 @@ class LocalCloud:
         resolved: str = self.resolve({"Ref": logical_id})
         return resolved
 
+    def deployed(self, logical_id: str) -> bool:
+        """False for a resource whose Condition left it out of this deployment."""
+        return logical_id in self._resource_map._parsed_resources
+
+    def placeholder_for(self, physical_id: str) -> _Placeholder:
+        """The shimmed or in-process resource with this physical id."""
+        return next(
+            resource
+            for resource in self._resource_map._parsed_resources.values()
+            if isinstance(resource, _Placeholder) and resource.physical_resource_id == physical_id
+        )
+
     def function_environment(self, logical_id: str) -> dict[str, str]:
         props = self.template.transformed["Resources"][logical_id]["Properties"]
         variables = props.get("Environment", {}).get("Variables", {})
@@ -279,7 +375,12 @@ class LocalCloud:
 
     def outputs(self) -> dict[str, str]:
         outputs = self.template.transformed.get("Outputs", {})
-        return {key: str(self.resolve(spec["Value"])) for key, spec in outputs.items()}
+        conditions = self._resource_map.lazy_condition_map
+        return {
+            key: str(self.resolve(spec["Value"]))
+            for key, spec in outputs.items()
+            if "Condition" not in spec or conditions[spec["Condition"]]
+        }
 
 
 def _moto_supports(resource_type: str) -> bool:

@@ -18,12 +18,14 @@ background thread.
 """
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from local_stack import s3
 from local_stack.cloud import LocalCloud
 from local_stack.functions import LocalFunction
 
@@ -113,7 +115,7 @@ class StreamMapping:
     max_retries: int
     on_failure_url: str | None
     cloud: LocalCloud
-    _iterators: dict[str, str] = field(default_factory=dict)
+    _checkpoints: dict[str, str] = field(default_factory=dict)  # shard -> last sequence read
     _pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
 
@@ -123,19 +125,25 @@ class StreamMapping:
         handled = 0
         for shard in shards:
             shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
             pending = self._pending.setdefault(shard_id, [])
             if len(pending) < self.batch_size:
-                response = streams.get_records(
-                    ShardIterator=self._iterators[shard_id], Limit=self.batch_size
+                # A fresh iterator after the last record read, every time, as a checkpointing
+                # poller does (moto also swaps a table's shard object when it rolls back a
+                # cancelled transaction, which strands long-lived iterators).
+                last = self._checkpoints.get(shard_id)
+                position: dict[str, str] = (
+                    {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+                    if last
+                    else {"ShardIteratorType": "TRIM_HORIZON"}
                 )
-                self._iterators[shard_id] = response.get(
-                    "NextShardIterator", self._iterators[shard_id]
-                )
-                pending.extend(self._record(r) for r in response.get("Records", []))
+                iterator = streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, **position
+                )["ShardIterator"]
+                records = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+                fresh = [self._record(r) for r in records.get("Records", [])]
+                if fresh:
+                    self._checkpoints[shard_id] = fresh[-1]["dynamodb"]["SequenceNumber"]
+                pending.extend(fresh)
             if pending:
                 handled += self._deliver(shard_id, pending)
         return handled
@@ -190,7 +198,7 @@ class StreamMapping:
         return {**raw, "dynamodb": change, "eventSourceARN": self.stream_arn}
 
 
-Mapping = SqsMapping | StreamMapping
+Mapping = SqsMapping | StreamMapping | s3.S3NotificationMapping
 
 
 @dataclass
@@ -231,6 +239,8 @@ class EventSources:
                             cloud=cloud,
                         )
                     )
+                elif event.get("Type") == "S3":
+                    mappings.append(_s3_notifications(cloud, logical_id, functions[logical_id]))
         return cls(mappings)
 
     def for_function(self, logical_id: str) -> list[Mapping]:
@@ -254,7 +264,8 @@ class EventSources:
                 try:
                     moved = sum(mapping.poll() for mapping in self.mappings)
                 except Exception as error:  # noqa: BLE001 - keep polling; say what happened
-                    print(f"event source error: {error!r}", flush=True)
+                    # straight to the real stderr: stdout may be an invocation's capture
+                    print(f"event source error: {error!r}", file=sys.__stderr__, flush=True)
                     moved = 0
                 if not moved:
                     self._stop.wait(interval)
@@ -266,6 +277,22 @@ class EventSources:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def _s3_notifications(
+    cloud: LocalCloud, logical_id: str, function: LocalFunction
+) -> s3.S3NotificationMapping:
+    """S3 invokes the function asynchronously; failed events go to its DeadLetterConfig."""
+    props = cloud.template.transformed["Resources"][logical_id]["Properties"]
+    dead_letter = props.get("DeadLetterConfig", {}).get("TargetArn")
+    return s3.S3NotificationMapping(
+        function=function,
+        function_arn=cloud.resolve({"Fn::GetAtt": [logical_id, "Arn"]}),
+        dead_letter_queue_url=_queue_url(cloud, cloud.resolve(dead_letter))
+        if dead_letter
+        else None,
+        cloud=cloud,
+    )
 
 
 def _queue_url(cloud: LocalCloud, arn: str) -> str:

@@ -98,13 +98,18 @@ def _captured_stdout() -> Iterator[io.StringIO]:
 
 @contextlib.contextmanager
 def _patched_environ(values: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
+    # Key by key: other threads (pollers, the HTTP server) read os.environ meanwhile and
+    # must never see it half-restored (a client built then would aim at real AWS).
+    saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class LocalFunction:

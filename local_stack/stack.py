@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from local_stack import mysql, s3
 from local_stack.apigateway import LocalApi
 from local_stack.cloud import LocalCloud
 from local_stack.event_sources import EventSources
@@ -28,11 +29,16 @@ class LocalStack:
     functions: dict[str, LocalFunction] = field(init=False)
     api: LocalApi = field(init=False)
     event_sources: EventSources = field(init=False)
+    database: mysql.LocalDatabase | None = field(default=None, init=False)
     _cleanups: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def deploy(self) -> "LocalStack":
         self.template = load_template(parameters=self.parameters)
         self.cloud = LocalCloud(self.template, self.stack_name, self.region).deploy(self.parameters)
+        # The stack's own database on the local MySQL server (none with an existing one).
+        self.database = mysql.provision(self.cloud)
+        if self.database is not None:
+            self.on_close(self.database.drop)
         self.functions = {
             logical_id: LocalFunction(
                 source,
@@ -43,11 +49,17 @@ class LocalStack:
             )
             for logical_id, source in self.template.functions.items()
         }
+        if mysql.MIGRATIONS_FUNCTION in self.functions:  # what the custom resource runs
+            mysql.migrate(self.functions[mysql.MIGRATIONS_FUNCTION])
         self.event_sources = EventSources.from_stack(self.cloud, self.functions)
         stage = self.template.parameter_defaults().get("Stage", "v1")
         self.api = LocalApi.from_template(
             self.template, self.functions, self.parameters.get("Stage", stage)
         )
+        # S3 notifications are asynchronous in AWS too; here a finished upload's reach the
+        # function at the latest before the API serves its next request.
+        mappings = self.event_sources.mappings
+        self.api.before_request.append(lambda: s3.deliver_notifications(mappings))
         return self
 
     def on_close(self, cleanup: Callable[[], None]) -> None:

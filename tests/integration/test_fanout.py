@@ -234,3 +234,16 @@ def test_a_failed_publish_loses_no_event(fanout: LocalStack, sns_outage: dict[st
     ]
     assert not peek(fanout, "PublisherFailureQueueUrl")
     assert stream.max_retries >= 3
+
+
+def test_events_keep_flowing_after_a_refused_write(fanout: LocalStack):
+    api = CustomersClient(fanout.api, "dynamodb")
+    first = api.create()
+    run_stream(fanout)
+    assert api.call("POST", body={"name": "Twin", "email": first["email"]}).status == 409
+
+    second = api.create()
+    run_stream(fanout)
+
+    audit = [json.loads(m["Body"]) for m in peek(fanout, "AuditQueueUrl")]
+    assert [e["customerId"] for e in audit] == [first["id"], second["id"]]
