@@ -30,8 +30,8 @@ from local_stack.cloud import LocalCloud
 from local_stack.functions import LocalFunction
 
 
-def _failed_ids(result: Any) -> set[str] | None:
-    """Item identifiers a handler reported as failed; None means the whole batch failed."""
+def _failed_ids(result: Any) -> set[str]:
+    """Item identifiers a handler reported as failed."""
     if not isinstance(result, dict):
         return set()
     failures = result.get("batchItemFailures") or []
