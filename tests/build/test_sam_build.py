@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import distributions
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from local_stack.template import ROOT, TEMPLATE, load_template, load_yaml
+from local_stack.template import ROOT, TEMPLATE, SamTemplate, load_template, load_yaml
 
 pytestmark = [pytest.mark.build, pytest.mark.xdist_group("sam-build")]
 
@@ -105,6 +106,7 @@ def retarget(source: dict[str, Any], runtime: str, architecture: str) -> dict[st
         metadata = resource.setdefault("Metadata", {})
         if str(metadata.get("BuildMethod", "")).startswith("python"):
             metadata["BuildMethod"] = runtime
+        if "BuildArchitecture" in metadata:
             metadata["BuildArchitecture"] = architecture
         if "CompatibleRuntimes" in props:
             props["CompatibleRuntimes"] = [runtime]
@@ -156,6 +158,10 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
         "SAM_CLI_TELEMETRY": "0",
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", REGION),
         "AWS_EC2_METADATA_DISABLED": "true",
+        # the layer's Makefile fetches wheels for this interpreter and machine instead
+        "LAYER_PYTHON_VERSION": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "LAYER_PLATFORM": f"manylinux2014_{platform.machine()}",
+        "PYTHON": sys.executable,
     }
     sam = _require_build_tools(env)
     template = work / "template.json"
@@ -217,9 +223,14 @@ def _placeholder(value: Any, parameters: dict[str, str]) -> str:
     return f"{function.removeprefix('Fn::').lower()}-local"
 
 
+@cache
+def _transformed() -> SamTemplate:
+    return load_template()
+
+
 def _environment(logical_id: str, function_dir: Path, handler: str) -> dict[str, str]:
     """template.yaml's variables for the function plus what Lambda sets; fake credentials."""
-    template = load_template()
+    template = _transformed()
     props = template.transformed["Resources"][logical_id]["Properties"]
     declared = props.get("Environment", {}).get("Variables", {})
     parameters = template.parameter_defaults()
@@ -333,6 +344,22 @@ def test_layers_hold_their_pinned_requirements(build: Build) -> None:
             assert requirement.specifier.contains(installed[name], prereleases=True), (
                 f"{logical_id}: {requirement.name} {installed[name]} built, {pin} pinned"
             )
+
+
+def test_layers_do_not_shadow_the_runtimes_sdk(build: Build) -> None:
+    """/opt/python precedes the runtime's own packages on sys.path: a botocore here would
+    replace the runtime's under its boto3."""
+    for logical_id, resource in SOURCE["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::LayerVersion":
+            continue
+        built = (
+            build.build_dir / build.template["Resources"][logical_id]["Properties"]["ContentUri"]
+        )
+        shipped = {
+            canonicalize_name(d.metadata["Name"])
+            for d in distributions(path=[str(built / "python")])
+        }
+        assert not shipped & {"boto3", "botocore", "s3transfer"}, logical_id
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
