@@ -79,6 +79,11 @@ invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFun
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
 	$(BIN)/python -m local_stack.invoke "$(FN)" "$(EVENT)"
 
+.PHONY: redrive
+redrive: $(STAMP) ## move a DLQ's messages back to its queue on the running stack: make redrive DLQ=AuditDeadLetterQueueUrl
+	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<...DeadLetterQueueUrl output>"; exit 2; }
+	$(BIN)/python -m local_stack.redrive "$(DLQ)"
+
 .PHONY: lock
 lock: ## re-resolve requirements/dev.txt from pyproject.toml's dev extras (needs the network)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
