@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 # Fail fast rather than hold a Lambda (and its API Gateway caller, capped at 29 s) hostage:
 # short connect timeout, bounded read timeout, botocore's standard retry mode with jitter.
@@ -47,6 +49,16 @@ def sesv2() -> "SESV2Client":
     return boto3.client("sesv2", config=CLIENT_CONFIG)
 
 
+@cache
+def sqs() -> "SQSClient":
+    return boto3.client("sqs", config=CLIENT_CONFIG)
+
+
+@cache
+def ssm() -> "SSMClient":
+    return boto3.client("ssm", config=CLIENT_CONFIG)
+
+
 # Presigned URLs: SigV4 always (S3 refuses SigV2 for SSE-KMS objects, and botocore can
 # still pick SigV2 for us-east-1), on the bucket's regional virtual-hosted endpoint
 # https://<bucket>.s3.<region>.amazonaws.com, never the legacy global s3.amazonaws.com
@@ -71,4 +83,6 @@ def reset_clients() -> None:
     secretsmanager.cache_clear()
     sns.cache_clear()
     sesv2.cache_clear()
+    sqs.cache_clear()
+    ssm.cache_clear()
     s3.cache_clear()
