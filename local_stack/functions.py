@@ -57,6 +57,15 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class FunctionError(Exception):
+    """The handler raised; like Lambda, the logs it wrote until then are kept."""
+
+    def __init__(self, function: str, cause: Exception, logs: str) -> None:
+        super().__init__(f"{function} failed: {cause!r}")
+        self.cause = cause
+        self.logs = logs
+
+
 @dataclass
 class Invocation:
     result: Any
@@ -184,6 +193,9 @@ class LocalFunction:
             if self._handler is None:
                 self._handler = self._load()
             started = time.perf_counter()
-            result = self._handler(event, context)
+            try:
+                result = self._handler(event, context)
+            except Exception as error:
+                raise FunctionError(self.name, error, logs.getvalue()) from error
             duration_ms = (time.perf_counter() - started) * 1000
         return Invocation(result=result, logs=logs.getvalue(), duration_ms=duration_ms)
