@@ -41,7 +41,7 @@ lint: $(STAMP)
 
 .PHONY: typecheck
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/shared/customer_platform functions local_stack tests
+	$(BIN)/mypy layers/shared/customer_platform functions local_stack tools tests
 
 .PHONY: validate
 validate: $(STAMP) ## sam validate --lint and cfn-lint on template.yaml
@@ -83,6 +83,14 @@ invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFun
 redrive: $(STAMP) ## move a DLQ's messages back to its queue on the running stack: make redrive DLQ=AuditDeadLetterQueueUrl
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<...DeadLetterQueueUrl output>"; exit 2; }
 	$(BIN)/python -m local_stack.redrive "$(DLQ)"
+
+.PHONY: bench
+bench: $(STAMP) ## printed latency figures (warm RDS GET vs raw SELECT vs the notes' handler)
+	$(BIN)/python -m bench.rds_get
+
+.PHONY: cost
+cost: $(STAMP) ## the notes' S3-vs-CloudFront monthly cost for 100,000 documents, every price an option (ARGS="--help")
+	$(BIN)/python -m tools.document_costs $(ARGS)
 
 .PHONY: lock
 lock: ## re-resolve requirements/dev.txt from pyproject.toml's dev extras (needs the network)

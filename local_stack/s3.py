@@ -230,15 +230,15 @@ class _Notifications:
                 return
             original = moto_notifications._invoke_awslambda
 
-            def invoke(account_id: str, event: Any, function_arn: str, region: str) -> None:
-                if function_arn not in self._targets:
-                    original(account_id, event, function_arn, region)
+            def invoke(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+                if fn_arn not in self._targets:
+                    original(account_id, event_body, fn_arn, region_name)
                     return
                 held = getattr(_request, "held", None)
                 if held is None:
-                    self._release([(function_arn, copy.deepcopy(event))])
+                    self._release([(fn_arn, copy.deepcopy(event_body))])
                 else:
-                    held.append((function_arn, copy.deepcopy(event)))
+                    held.append((fn_arn, copy.deepcopy(event_body)))
 
             moto_notifications._invoke_awslambda = invoke
             for name in ("bucket_response", "key_response"):

@@ -56,7 +56,9 @@ def event_from_record(record: dict[str, Any]) -> CustomerEvent:
         occurred_at = at_least(seen, customer.updated_at + timedelta(milliseconds=1))
     else:
         customer = _image(change["NewImage"])
-        occurred_at = customer.created_at if event_type == "CustomerCreated" else customer.updated_at
+        occurred_at = (
+            customer.created_at if event_type == "CustomerCreated" else customer.updated_at
+        )
     return CustomerEvent(
         event_type=event_type,
         event_id=deterministic_event_id(f"ddb-stream:{record['eventID']}"),
