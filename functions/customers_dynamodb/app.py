@@ -13,18 +13,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from customer_platform import aws, secrets
+from customer_platform import aws
 from customer_platform.customers.dynamodb import DynamoDBCustomerRepository
 from customer_platform.customers.routes import customers_router
 from customer_platform.http import JsonApiResolver, install_error_handlers
-from customer_platform.pagination import PageTokenCodec
+from customer_platform.pagination import PageTokenCodec, secret_keyed_codec
 from customer_platform.settings import EnvSettings
 
 PREFIX = "/dynamodb"
-# The page-token key changes only when an operator rotates it; an hour of caching costs
-# one Secrets Manager call per hour per environment, and a rotation invalidates
-# outstanding tokens (a 400, the client restarts its listing) within that hour.
-PAGE_TOKEN_KEY_MAX_AGE = 3600
 
 
 class Settings(EnvSettings):
@@ -48,12 +44,7 @@ def repository() -> DynamoDBCustomerRepository:
 
 @cache
 def page_tokens() -> PageTokenCodec:
-    def key() -> bytes:
-        return secrets.get_secret(
-            settings.page_token_secret_arn, max_age=PAGE_TOKEN_KEY_MAX_AGE
-        ).encode()
-
-    return PageTokenCodec("dynamodb/customers", key)
+    return secret_keyed_codec("dynamodb/customers", settings.page_token_secret_arn)
 
 
 app.include_router(customers_router(PREFIX, repository, page_tokens), prefix=PREFIX)

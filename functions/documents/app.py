@@ -14,18 +14,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from customer_platform import aws, secrets
+from customer_platform import aws
 from customer_platform.documents.dynamodb import DynamoDBDocumentRepository
 from customer_platform.documents.models import MaxUploadBytes, UploadPolicy, UrlExpirySeconds
 from customer_platform.documents.routes import documents_router
 from customer_platform.documents.s3 import S3DocumentStorage
 from customer_platform.http import JsonApiResolver, install_error_handlers
-from customer_platform.pagination import PageTokenCodec
+from customer_platform.pagination import PageTokenCodec, secret_keyed_codec
 from customer_platform.settings import EnvSettings
-
-# Same reasoning as the customers functions: an operator rotates the page-token key rarely,
-# and an hour of caching costs one Secrets Manager call per hour per environment.
-PAGE_TOKEN_KEY_MAX_AGE = 3600
 
 
 class Settings(EnvSettings):
@@ -61,12 +57,7 @@ def storage() -> S3DocumentStorage:
 
 @cache
 def page_tokens() -> PageTokenCodec:
-    def key() -> bytes:
-        return secrets.get_secret(
-            settings.page_token_secret_arn, max_age=PAGE_TOKEN_KEY_MAX_AGE
-        ).encode()
-
-    return PageTokenCodec("documents", key)
+    return secret_keyed_codec("documents", settings.page_token_secret_arn)
 
 
 app.include_router(documents_router(repository, storage, page_tokens, policy))

@@ -14,9 +14,14 @@ import hmac
 import json
 from collections.abc import Callable
 
+from customer_platform import secrets
 from customer_platform.errors import BadRequest
 
 MAX_TOKEN_LENGTH = 512
+# The key changes only when an operator rotates it: an hour of caching costs one Secrets
+# Manager call per hour per environment, and a rotation invalidates outstanding tokens (a
+# 400; the client restarts its listing) within that hour.
+KEY_MAX_AGE = 3600
 _VERSION = 1
 
 
@@ -63,3 +68,12 @@ class PageTokenCodec:
         if not isinstance(after, str):
             raise invalid
         return after
+
+
+def secret_keyed_codec(scope: str, secret_arn: str) -> PageTokenCodec:
+    """A codec whose HMAC key is the Secrets Manager secret `secret_arn` (cached)."""
+
+    def key() -> bytes:
+        return secrets.get_secret(secret_arn, max_age=KEY_MAX_AGE).encode()
+
+    return PageTokenCodec(scope, key)
