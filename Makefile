@@ -44,8 +44,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy layers/shared/customer_platform functions local_stack tools tests
 
 .PHONY: validate
-validate: $(STAMP) ## sam validate --lint and cfn-lint on template.yaml
+validate: $(STAMP) ## sam validate (SAM transform and --lint) and cfn-lint on template.yaml
 	$(BIN)/sam validate --lint --region $(REGION) --template template.yaml
+	@# the SAM transform itself, after AWS::LanguageExtensions (docs/api-security.md)
+	$(BIN)/sam validate --language-extensions --region $(REGION) --template template.yaml
 	$(BIN)/cfn-lint template.yaml
 
 .PHONY: checkov
@@ -91,6 +93,19 @@ bench: $(STAMP) ## printed latency figures (warm RDS GET vs raw SELECT vs the no
 .PHONY: cost
 cost: $(STAMP) ## the notes' S3-vs-CloudFront monthly cost for 100,000 documents, every price an option (ARGS="--help")
 	$(BIN)/python -m tools.document_costs $(ARGS)
+
+.PHONY: openapi
+openapi: $(STAMP) ## regenerate docs/openapi.json and the template's request models from the code
+	PYTHONPATH=layers/shared $(BIN)/python -m tools.openapi
+
+.PHONY: user
+user: $(STAMP) ## a user of the deployed stack's user pool: make user EMAIL=you@example.com [STACK=...]
+	@test -n "$(EMAIL)" || { echo "usage: make user EMAIL=you@example.com [STACK=customer-platform]"; exit 2; }
+	$(BIN)/python -m tools.sandbox_user "$(EMAIL)" --region $(REGION) $(if $(STACK),--stack $(STACK))
+
+.PHONY: token
+token: $(STAMP) ## headers for the deployed API (Authorization, x-api-key): API_USER=you@example.com make token
+	@$(BIN)/python -m tools.get_token --region $(REGION) $(if $(STACK),--stack $(STACK))
 
 .PHONY: lock
 lock: ## re-resolve requirements/dev.txt from pyproject.toml's dev extras (needs the network)

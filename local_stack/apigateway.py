@@ -78,8 +78,9 @@ class LocalApi:
             for event in source.events.values()
             if event.get("Type") == "Api"
         ]
-        # API Gateway prefers the most specific resource: more literal segments first.
-        routes.sort(key=lambda r: (-r.static_segments, r.resource))
+        # API Gateway prefers the most specific resource (more literal segments first) and,
+        # on one resource, a method's own route (POST with its request model) over ANY.
+        routes.sort(key=lambda r: (-r.static_segments, r.resource, r.method == "ANY"))
         return cls(routes=routes, functions=functions, stage=stage)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:

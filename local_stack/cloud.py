@@ -28,7 +28,7 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import clean_json
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from local_stack import mysql, s3
+from local_stack import cognito, mysql, s3
 from local_stack.template import SamTemplate
 
 IN_PROCESS_PREFIXES = (
@@ -249,6 +249,13 @@ SHIMS |= {
     "AWS::CloudFront::PublicKey": _created(s3.cloudfront_placeholder),
     "AWS::CloudFront::KeyGroup": _created(s3.cloudfront_placeholder),
     "AWS::CloudFront::Distribution": _created(s3.cloudfront_placeholder),
+}
+
+# -- API access: the Cognito user pool and its app client, through moto's cognito-idp -------
+
+SHIMS |= {
+    "AWS::Cognito::UserPool": _created(cognito.user_pool),
+    "AWS::Cognito::UserPoolClient": _created(cognito.user_pool_client),
 }
 
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import boto3
+
+from local_stack import mysql
 from local_stack.server import OUTPUTS_FILE, RunningStack, running_stack
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
@@ -189,7 +192,47 @@ def customer_events(demo: Demo) -> None:
     )
 
 
-CHAPTERS: list[Callable[[Demo], None]] = [customers_dynamodb, customer_events]
+def customers_rds(demo: Demo) -> None:
+    demo.chapter(
+        3,
+        "Customers on RDS MySQL",
+        "the same API on MySQL (pymysql): one connection per environment, secret cached",
+    )
+    suffix = str(int(time.time() * 1000))
+    created = demo.call(
+        "POST", "/rds/customers", {"name": "Edgar Codd", "email": f"codd.{suffix}@example.com"}
+    )
+    demo.check(created.status == 201, "201 Created, row in MySQL")
+    path = f"/rds/customers/{(created.body or {}).get('id')}"
+    twin = demo.call(
+        "POST", "/rds/customers", {"name": "Twin", "email": f"CODD.{suffix}@example.com"}
+    )
+    demo.check(twin.status == 409, "same email: 409 (the UNIQUE index said no)")
+    demo.call(
+        "POST",
+        "/rds/customers",
+        {"name": "x'); DROP TABLE customers;--", "email": f"bobby.{suffix}@example.com"},
+    )
+    first = demo.call("GET", "/rds/customers", query={"limit": "1"})
+    demo.check(
+        bool((first.body or {}).get("nextToken")), "keyset page + signed token; the table survived"
+    )
+    secret = json.loads(
+        boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
+            SecretId=demo.running.outputs["DatabaseSecretArn"]
+        )["SecretString"]
+    )
+    killed = mysql.kill_sessions(secret["username"])
+    demo.say(f"MySQL ends the stack user's {killed} open session(s) between two requests...")
+    demo.check(demo.call("GET", path).status == 200, "...and the next request still succeeds")
+    admin = mysql.server()
+    demo.look(
+        f"mysql -h {admin.host} -P {admin.port} -u {admin.user} {secret['dbname']}"
+        "   (a throwaway mariadbd unless MYSQL_HOST is set)"
+    )
+
+
+CHAPTERS: list[Callable[[Demo], None]] = [customers_dynamodb, customer_events, customers_rds]
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -96,12 +97,39 @@ def _free_port() -> int:
         return port
 
 
+# Runs beside a throwaway server: if the process that started it dies without stopping it
+# (SIGKILL, a crash), stop the server and remove its directory, so nothing is left behind.
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+owner, server, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+while alive(owner):
+    if not alive(server):
+        sys.exit(0)
+    time.sleep(1)
+os.kill(server, signal.SIGTERM)
+for _ in range(300):
+    if not alive(server):
+        break
+    time.sleep(0.1)
+else:
+    os.kill(server, signal.SIGKILL)
+shutil.rmtree(directory, ignore_errors=True)
+"""
+
+
 class ThrowawayMariaDB:
     """A private `mariadbd` in a temporary directory, for one process's lifetime."""
 
     def __init__(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="mariadb-"))
         self.process: subprocess.Popen[bytes] | None = None
+        self.watchdog: subprocess.Popen[bytes] | None = None
         self.address: ServerAddress | None = None
 
     @property
@@ -160,6 +188,21 @@ class ThrowawayMariaDB:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C meant for us reaches us, and we stop it
+        )
+        self.watchdog = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
+            [
+                sys.executable,
+                "-c",
+                _WATCHDOG,
+                str(os.getpid()),
+                str(self.process.pid),
+                str(data.parent),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.address = ServerAddress("127.0.0.1", port, "root", "")
         deadline = time.monotonic() + timeout
@@ -179,6 +222,10 @@ class ThrowawayMariaDB:
             return self.address
 
     def stop(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.terminate()
+            self.watchdog.wait()
+            self.watchdog = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -267,6 +314,16 @@ class LocalDatabase:
         with contextlib.suppress(pymysql.MySQLError), self.admin() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {quote_identifier(self.name)}")
             cursor.execute("DROP USER IF EXISTS %s@'%%'", (self.name,))
+
+
+def kill_sessions(user: str) -> int:
+    """End every session of `user` on this process's server, as a restart would."""
+    with contextlib.closing(server().connect()) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
+        sessions = [row[0] for row in cursor.fetchall()]
+        for session in sessions:
+            cursor.execute("KILL CONNECTION %s", (session,))
+    return len(sessions)
 
 
 def quote_identifier(name: str) -> str:

@@ -124,12 +124,16 @@ def running_stack(port: int | None = None, write_outputs: bool = True) -> Iterat
         outputs = stack.outputs(api_url=api_url) | {"AwsEndpointUrl": endpoint}
         if write_outputs:
             OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-            OUTPUTS_FILE.write_text(json.dumps(outputs, indent=2) + "\n")
             functions = {
                 logical_id: {"name": function.name, "environment": function.environment}
                 for logical_id, function in stack.functions.items()
             }
             FUNCTIONS_FILE.write_text(json.dumps(functions, indent=2) + "\n")
+            # Last and whole (written aside, then renamed): its existence means "ready", and
+            # whoever waits for it never reads it half-written.
+            partial = OUTPUTS_FILE.with_name(OUTPUTS_FILE.name + ".partial")
+            partial.write_text(json.dumps(outputs, indent=2) + "\n")
+            partial.replace(OUTPUTS_FILE)
         yield RunningStack(stack, api_url, endpoint, outputs)
     finally:
         if http is not None:
@@ -141,6 +145,16 @@ def running_stack(port: int | None = None, write_outputs: bool = True) -> Iterat
         os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+def access_note(outputs: dict[str, Any]) -> str:
+    """What the startup output says about access: open here, whatever ApiAuth deploys."""
+    deployed = outputs.get("ApiAuthMode", "COGNITO")
+    return (
+        "The API is open locally, like `sam local start-api`: no authentication and no API key"
+        f" are checked.\nDeployed, ApiAuth={deployed} guards every route"
+        " (docs/api-security.md; `make token` prints the headers)."
+    )
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "3000"))
     stop = threading.Event()
@@ -150,10 +164,10 @@ def main() -> int:
     with running_stack(port=port) as running:
         width = max(len(key) for key in running.outputs)
         print("\nLocal stack is up (moto + in-process functions; no Docker, no AWS account).")
-        print("The API is open locally, like `sam local start-api`: no authentication.\n")
+        print(access_note(running.outputs) + "\n")
         for key, value in running.outputs.items():
             print(f"  {key:<{width}}  {value}")
-        print(print(f"\nOutputs written to {OUTPUTS_FILE}"))
+        print(f"\nOutputs written to {OUTPUTS_FILE}")
         print(f"Try:  curl -s {running.api_url}/dynamodb/customers")
         print(f"      aws --endpoint-url {running.aws_endpoint_url} dynamodb list-tables")
         print("Ctrl-C stops everything.\n", flush=True)

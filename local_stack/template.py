@@ -78,6 +78,51 @@ def _function_sources(source: dict[str, Any]) -> dict[str, FunctionSource]:
     return functions
 
 
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+_EXTENSION_ONLY = ("Fn::Length", "Fn::ToJsonString")
+
+
+def resolve_language_extensions(
+    template: dict[str, Any], parameters: dict[str, str]
+) -> dict[str, Any]:
+    """Do what the AWS::LanguageExtensions transform does before SAM, for what this template
+    uses of it: `Fn::FindInMap` with a `DefaultValue`, keyed literally or by `!Ref` to a
+    parameter (the Api's DefaultAuthorizer per ApiAuth). Other functions only that transform
+    knows fail here rather than deploy differently locally; the rest is left to CloudFormation
+    (moto), which resolves it the same way after the transform."""
+    transforms = template.get("Transform", [])
+    transforms = [transforms] if isinstance(transforms, str) else list(transforms)
+    if LANGUAGE_EXTENSIONS not in transforms:
+        return template
+    mappings: dict[str, Any] = template.get("Mappings", {})
+
+    def key(node: Any) -> str:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in parameters:
+            return parameters[node["Ref"]]
+        if isinstance(node, str):
+            return node
+        raise ValueError(f"Fn::FindInMap key {node!r}: only literals and parameters locally")
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        for name in node:
+            if name.startswith("Fn::ForEach::") or name in _EXTENSION_ONLY:
+                raise ValueError(f"{name} ({LANGUAGE_EXTENSIONS}) has no local implementation")
+        arguments = node.get("Fn::FindInMap")
+        if len(node) == 1 and isinstance(arguments, list) and len(arguments) == 4:
+            map_name, first, second, options = arguments
+            found = mappings.get(key(map_name), {}).get(key(first), {}).get(key(second))
+            return resolve(options["DefaultValue"]) if found is None else found
+        return {name: resolve(value) for name, value in node.items()}
+
+    resolved: dict[str, Any] = resolve(template)
+    resolved["Transform"] = [name for name in transforms if name != LANGUAGE_EXTENSIONS]
+    return resolved
+
+
 def load_template(path: Path = TEMPLATE, parameters: dict[str, str] | None = None) -> SamTemplate:
     """Parse and SAM-transform `path`; local code folders become placeholder S3 URIs."""
     source = load_yaml(path)
@@ -95,5 +140,6 @@ def load_template(path: Path = TEMPLATE, parameters: dict[str, str] | None = Non
                 props[key] = f"s3://{LOCAL_CODE_BUCKET}/{logical_id}.zip"
     template = SamTemplate(source=source, transformed={}, functions=functions, layers=layers)
     values = template.parameter_defaults() | (parameters or {})
+    fragment = resolve_language_extensions(fragment, values)
     transformed = sam_transform(fragment, values, _NoManagedPolicies())
     return SamTemplate(source=source, transformed=transformed, functions=functions, layers=layers)

@@ -19,6 +19,7 @@ from collections.abc import Iterator  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from local_stack import mysql  # noqa: E402
 from local_stack.stack import LocalStack  # noqa: E402
 
 
@@ -30,14 +31,28 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def stack(aws: None) -> LocalStack:
+def mysql_server() -> Iterator[mysql.ServerAddress]:
+    """MYSQL_HOST/PORT/USER/PASSWORD, else a throwaway mariadbd stopped after the session;
+    no server at all fails (naming the package to install), it never skips."""
+    yield mysql.server()
+    mysql.stop_server()
+
+
+@pytest.fixture(scope="session")
+def stack(aws: None, mysql_server: mysql.ServerAddress) -> Iterator[LocalStack]:
     """template.yaml deployed into moto, with its functions and API in process."""
-    return LocalStack().deploy()
+    deployed = LocalStack().deploy()
+    yield deployed
+    deployed.close()
 
 
 @pytest.fixture
-def fresh_stack(aws: None, request: pytest.FixtureRequest) -> LocalStack:
+def fresh_stack(
+    aws: None, mysql_server: mysql.ServerAddress, request: pytest.FixtureRequest
+) -> Iterator[LocalStack]:
     """A second, private copy of the stack for tests that break things on purpose."""
     readable = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:24].strip("-")
     name = f"t-{readable}-{uuid.uuid4().hex[:8]}"
-    return LocalStack(stack_name=name).deploy()
+    deployed = LocalStack(stack_name=name).deploy()
+    yield deployed
+    deployed.close()

@@ -9,7 +9,7 @@ import pytest
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
 
-BACKENDS = ["dynamodb"]
+BACKENDS = ["dynamodb", "rds"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -56,7 +56,7 @@ def test_the_sample_stream_batch_publishes_three_events_and_skips_the_guard(
 
     sqs = fresh_stack.cloud.client("sqs")
     url = fresh_stack.outputs()["AuditQueueUrl"]
-    bodies = []
+    bodies: list[dict[str, Any]] = []
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         bodies.extend(json.loads(m["Body"]) for m in batch)
     assert [b["eventType"] for b in bodies] == [

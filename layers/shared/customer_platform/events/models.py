@@ -11,7 +11,7 @@ from customer_platform.customers.models import Timestamp
 
 EventType = Literal["CustomerCreated", "CustomerUpdated", "CustomerDeleted"]
 Backend = Literal["dynamodb", "rds"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 class CustomerData(BaseModel):

@@ -1,0 +1,72 @@
+"""Customers API on RDS MySQL: `/rds/customers`.
+
+Lambda-specific wiring only: observability, the resolver, and which repository backs the
+shared customers routes. Rules live in `customer_platform.customers.logic`, storage in
+`customer_platform.customers.mysql`, the connection in `customer_platform.database`.
+"""
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from customer_platform import secrets
+from customer_platform.customers.mysql import MySQLCustomerRepository
+from customer_platform.customers.routes import customers_router
+from customer_platform.database import SECRET_MAX_AGE, Database, secret_credentials
+from customer_platform.http import JsonApiResolver, install_error_handlers
+from customer_platform.pagination import PageTokenCodec
+from customer_platform.settings import EnvSettings
+
+PREFIX = "/rds"
+# The database secret's cache age (5 minutes) is chosen and justified beside
+# SECRET_MAX_AGE in customer_platform/database.py. The token key, as for /dynamodb, only
+# changes when an operator rotates it.
+PAGE_TOKEN_KEY_MAX_AGE = 3600
+
+
+class Settings(EnvSettings):
+    database_secret_arn: str = Field(alias="DATABASE_SECRET_ARN")
+    page_token_secret_arn: str = Field(alias="PAGE_TOKEN_SECRET_ARN")
+
+
+settings = Settings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = JsonApiResolver(enable_validation=True)
+install_error_handlers(app, logger)
+
+
+@cache
+def database() -> Database:
+    """This execution environment's connection, opened on first use and then reused."""
+    return Database(secret_credentials(settings.database_secret_arn, max_age=SECRET_MAX_AGE))
+
+
+@cache
+def repository() -> MySQLCustomerRepository:
+    return MySQLCustomerRepository(database())
+
+
+@cache
+def page_tokens() -> PageTokenCodec:
+    def key() -> bytes:
+        return secrets.get_secret(
+            settings.page_token_secret_arn, max_age=PAGE_TOKEN_KEY_MAX_AGE
+        ).encode()
+
+    return PageTokenCodec("rds/customers", key)
+
+
+app.include_router(customers_router(PREFIX, repository, page_tokens), prefix=PREFIX)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,76 @@
+"""Partner rows from the ingest queue -> MySQL, inside the VPC, one transaction per message.
+
+Reserved concurrency (a template parameter) caps how many writers hit the database at
+once: the queue absorbs the burst, the database sees a steady trickle. A message whose
+transaction fails is reported (partial batch response) and retried, then dead-lettered; a
+row refused for its email is counted and logged, and its neighbours are written.
+"""
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from customer_platform.database import SECRET_MAX_AGE, Database, secret_credentials
+from customer_platform.partners.models import IngestMessage
+from customer_platform.partners.writing import upsert_rows
+from customer_platform.settings import EnvSettings
+
+
+class Settings(EnvSettings):
+    database_secret_arn: str = Field(alias="DATABASE_SECRET_ARN")
+
+
+settings = Settings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def database() -> Database:
+    return Database(secret_credentials(settings.database_secret_arn, max_age=SECRET_MAX_AGE))
+
+
+def write(record: SQSRecord) -> None:
+    message = IngestMessage.model_validate_json(record.body)
+    now = datetime.now(UTC)
+    result = database().run(lambda cursor: upsert_rows(cursor, message.rows, now))
+    for name, value in (
+        ("Inserted", result.inserted),
+        ("Updated", result.updated),
+        ("Unchanged", result.unchanged),
+        ("Rejected", len(result.rejected)),
+    ):
+        metrics.add_metric(name=f"PartnerRows{name}", unit=MetricUnit.Count, value=value)
+    logger.info(
+        "partner rows written",
+        extra={
+            "runId": message.run_id,
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "rejected": [{"partnerId": pid, "reason": why} for pid, why in result.rejected],
+        },
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=write, processor=processor, context=context
+    )

@@ -1,0 +1,239 @@
+"""customer_platform.database against a real MySQL server: one reused connection,
+transactions, retry on a lost connection, re-reading rotated credentials, timeouts.
+
+Each test gets a scratch database and user of its own (tests.support.mysql)."""
+
+import threading
+import uuid
+from collections.abc import Iterator
+from functools import partial
+
+import pymysql
+import pytest
+
+from customer_platform.database import Credentials, Database, Timeouts
+from customer_platform.errors import Unavailable
+from local_stack.mysql import ServerAddress
+from tests.support.mysql import (
+    TcpProxy,
+    change_password,
+    connection_ids,
+    database_for,
+    kill_connections,
+    scratch_credentials,
+)
+
+
+@pytest.fixture
+def credentials(mysql_server: ServerAddress) -> Iterator[Credentials]:
+    with scratch_credentials(mysql_server) as created:
+        yield created
+
+
+@pytest.fixture
+def db(credentials: Credentials) -> Iterator[Database]:
+    database = database_for(credentials)
+    database.run(lambda c: c.execute("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))"))
+    yield database
+    database.close()
+
+
+def insert(row_id: int, cursor) -> None:
+    cursor.execute("INSERT INTO t VALUES (%s, 'x')", (row_id,))
+
+
+def count_rows(db: Database) -> int:
+    def count(cursor) -> int:
+        cursor.execute("SELECT COUNT(*) FROM t")
+        return int(cursor.fetchone()[0])
+
+    return db.run(count)
+
+
+class CountingSource:
+    """A credential source that counts reads; `latest` is what a forced read returns."""
+
+    def __init__(self, cached: Credentials) -> None:
+        self.cached = cached
+        self.latest = cached
+        self.reads: list[bool] = []
+
+    def __call__(self, force: bool) -> Credentials:
+        self.reads.append(force)
+        if force:
+            self.cached = self.latest
+        return self.cached
+
+
+def test_one_connection_serves_every_unit_of_work(
+    db: Database, mysql_server: ServerAddress, credentials: Credentials
+):
+    sessions = connection_ids(mysql_server, credentials.username)
+
+    for i in range(5):
+        db.run(partial(insert, i))
+
+    assert db.connections_opened == 1
+    assert connection_ids(mysql_server, credentials.username) == sessions
+
+
+def test_the_session_is_utf8mb4_utc_and_strict(db: Database):
+    def settings(cursor) -> tuple[str, ...]:
+        cursor.execute("SELECT @@character_set_client, @@time_zone, @@sql_mode, @@autocommit")
+        return tuple(str(v) for v in cursor.fetchone())
+
+    charset, time_zone, sql_mode, autocommit = db.run(settings)
+
+    assert charset == "utf8mb4"
+    assert time_zone == "+00:00"
+    assert "STRICT_ALL_TABLES" in sql_mode
+    assert autocommit == "0"
+
+
+def test_a_failed_unit_of_work_is_rolled_back_entirely(db: Database):
+    def two_inserts_then_a_duplicate(cursor) -> None:
+        cursor.execute("INSERT INTO t VALUES (1, 'a')")
+        cursor.execute("INSERT INTO t VALUES (2, 'b')")
+        cursor.execute("INSERT INTO t VALUES (1, 'again')")
+
+    with pytest.raises(pymysql.IntegrityError):
+        db.run(two_inserts_then_a_duplicate)
+
+    assert count_rows(db) == 0
+
+
+def test_an_over_long_value_is_an_error_not_a_truncation(db: Database):
+    with pytest.raises(pymysql.MySQLError):
+        db.run(lambda c: c.execute("INSERT INTO t VALUES (1, %s)", ("x" * 21,)))
+
+
+def test_reads_see_other_sessions_commits_between_units_of_work(
+    db: Database, credentials: Credentials
+):
+    # Each unit of work ends its transaction, so no snapshot outlives a request.
+    assert count_rows(db) == 0
+    other = database_for(credentials)
+    other.run(lambda c: c.execute("INSERT INTO t VALUES (1, 'x')"))
+
+    assert count_rows(db) == 1
+    other.close()
+
+
+def test_a_killed_connection_is_replaced_and_the_work_runs_once(
+    db: Database, mysql_server: ServerAddress, credentials: Credentials
+):
+    count_rows(db)
+    kill_connections(mysql_server, credentials.username)
+
+    db.run(lambda c: c.execute("INSERT INTO t VALUES (7, 'after kill')"))
+
+    assert count_rows(db) == 1
+    assert db.connections_opened == 2
+
+
+def test_a_connection_lost_twice_in_a_row_is_unavailable(
+    db: Database, mysql_server: ServerAddress, credentials: Credentials
+):
+    attempts = []
+
+    def doomed(cursor) -> None:
+        attempts.append(1)
+        kill_connections(mysql_server, credentials.username)
+        cursor.execute("SELECT 1")
+
+    with pytest.raises(Unavailable):
+        db.run(doomed)
+
+    assert len(attempts) == 2
+    assert count_rows(db) == 0  # and the next unit of work simply reconnects
+
+
+def test_access_denied_rereads_the_secret_once_and_reconnects(
+    mysql_server: ServerAddress, credentials: Credentials
+):
+    source = CountingSource(credentials)
+    db = Database(source)
+    db.run(lambda c: c.execute("SELECT 1"))
+    new_password = uuid.uuid4().hex
+    change_password(mysql_server, credentials.username, new_password)
+    source.latest = Credentials(**{**credentials.__dict__, "password": new_password})
+    kill_connections(mysql_server, credentials.username)
+
+    db.run(lambda c: c.execute("SELECT 1"))
+
+    assert source.reads == [False, False, True]
+    assert db.connections_opened == 2
+    db.close()
+
+
+def test_access_denied_with_an_unchanged_secret_is_unavailable_without_a_second_attempt(
+    mysql_server: ServerAddress, credentials: Credentials
+):
+    source = CountingSource(credentials)
+    change_password(mysql_server, credentials.username, uuid.uuid4().hex)
+
+    with pytest.raises(Unavailable):
+        Database(source).run(lambda c: c.execute("SELECT 1"))
+
+    assert source.reads == [False, True]
+
+
+def test_an_unreachable_server_is_unavailable_and_the_next_call_reconnects(
+    mysql_server: ServerAddress, credentials: Credentials
+):
+    proxy = TcpProxy((mysql_server.host, mysql_server.port))
+    db = database_for(Credentials(**{**credentials.__dict__, "port": proxy.port}))
+    try:
+        db.run(lambda c: c.execute("SELECT 1"))
+        proxy.cut()
+        with pytest.raises(Unavailable):
+            db.run(lambda c: c.execute("SELECT 1"))
+        proxy.restore()
+
+        db.run(lambda c: c.execute("SELECT 1"))
+
+        assert db.connections_opened == 2
+    finally:
+        proxy.close()
+        db.close()
+
+
+def test_a_query_that_outlives_the_read_timeout_is_unavailable_and_not_retried(
+    credentials: Credentials,
+):
+    db = database_for(credentials, Timeouts(connect=2, read=0.5, write=2))
+    attempts = []
+
+    def slow(cursor) -> None:
+        attempts.append(1)
+        cursor.execute("SELECT SLEEP(3)")
+
+    with pytest.raises(Unavailable):
+        db.run(slow)
+
+    assert len(attempts) == 1
+
+
+def test_a_lock_wait_timeout_is_unavailable(db: Database, credentials: Credentials):
+    db.run(lambda c: c.execute("INSERT INTO t VALUES (1, 'x')"))
+    holder = pymysql.connect(
+        host=credentials.host,
+        port=credentials.port,
+        user=credentials.username,
+        password=credentials.password,
+        database=credentials.dbname,
+    )
+    locked = threading.Event()
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT * FROM t WHERE id = 1 FOR UPDATE")
+        locked.set()
+
+        def update(cursor) -> None:
+            cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
+            cursor.execute("UPDATE t SET v = 'y' WHERE id = 1")
+
+        with pytest.raises(Unavailable, match="busy"):
+            db.run(update)
+    holder.rollback()
+    holder.close()
+    assert locked.is_set()

@@ -1,0 +1,17 @@
+"""What `make api` says about access when it starts."""
+
+from local_stack.server import access_note
+
+
+def test_the_local_api_says_it_is_open_and_what_the_deployed_stack_requires():
+    # Given the local stack's outputs (the template's default ApiAuth)
+    note = access_note({"ApiAuthMode": "COGNITO", "ApiUrl": "http://127.0.0.1:3000"})
+
+    # Then the startup output says the local API checks nothing, unlike the deployed one
+    assert "open locally" in note
+    assert "no authentication and no API key" in note
+    assert "ApiAuth=COGNITO guards every route" in note
+
+
+def test_it_names_the_mode_the_template_would_deploy():
+    assert "ApiAuth=IAM" in access_note({"ApiAuthMode": "IAM"})
