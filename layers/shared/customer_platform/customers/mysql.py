@@ -9,6 +9,7 @@ Listing is keyset pagination: `WHERE id > :after ORDER BY id LIMIT n + 1` walks 
 key, so page 1000 costs what page 1 costs and a row inserted or deleted meanwhile neither
 repeats nor skips the others (OFFSET would do both). Writes are conditioned on the
 `updated_at` that was read, so a concurrent writer is detected instead of overwritten.
+Each change writes its event to the outbox in the same transaction (events/outbox.py).
 """
 
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from customer_platform.customers.models import Customer
 from customer_platform.customers.repository import Page
 from customer_platform.database import Database, error_code
 from customer_platform.errors import Conflict, NotFound
+from customer_platform.events import outbox
 
 ER_DUP_ENTRY = 1062
 EMAIL_INDEX = "uq_customers_email"
@@ -71,6 +73,7 @@ class MySQLCustomerRepository:
                     _db_time(customer.updated_at),
                 ),
             )
+            outbox.record(cursor, "CustomerCreated", customer)
 
         try:
             self._db.run(insert)
@@ -92,7 +95,10 @@ class MySQLCustomerRepository:
                     _db_time(previous.updated_at),
                 ),
             )
-            return "done" if cursor.rowcount == 1 else _why_not(cursor, customer.id)
+            if cursor.rowcount != 1:
+                return _why_not(cursor, customer.id)
+            outbox.record(cursor, "CustomerUpdated", customer)
+            return "done"
 
         try:
             outcome = self._db.run(update)
@@ -108,7 +114,10 @@ class MySQLCustomerRepository:
                 "DELETE FROM customers WHERE id = %s AND updated_at = %s",
                 (customer.id, _db_time(customer.updated_at)),
             )
-            return "done" if cursor.rowcount == 1 else _why_not(cursor, customer.id)
+            if cursor.rowcount != 1:
+                return _why_not(cursor, customer.id)
+            outbox.record(cursor, "CustomerDeleted", customer)
+            return "done"
 
         _raise_unless_done(self._db.run(delete), customer.id)
 

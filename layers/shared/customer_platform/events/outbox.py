@@ -1,0 +1,119 @@
+"""The transactional outbox of the MySQL backend, and its relay to SNS.
+
+The repository calls `record()` inside the transaction of each change, so the event
+exists exactly when the change does (no dual write). `relay()` publishes what is not yet
+published, oldest first, and stamps it in the same transaction:
+
+* `FOR UPDATE SKIP LOCKED`: two relays never claim the same rows, nor wait on each other;
+* a failed publish (SNS down, throttled) leaves its row unpublished for the next run;
+* a crash after publishing and before COMMIT republishes on the next run; the event id is
+  the row's own, so consumers drop the repeat (delivery is at least once, effect once).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from customer_platform.customers.models import Customer
+from customer_platform.database import Database
+from customer_platform.events.models import CustomerData, CustomerEvent, EventType, at_least
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import PublishBatchRequestEntryTypeDef
+
+RELAY_BATCH = 100
+SNS_BATCH = 10  # PublishBatch takes at most ten entries
+KEEP_PUBLISHED = timedelta(days=7)
+
+
+def _db_time(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def record(cursor: Any, event_type: EventType, customer: Customer) -> CustomerEvent:
+    """Write the event of a change into the outbox, in the caller's transaction."""
+    if event_type == "CustomerDeleted":
+        now = datetime.now(UTC)
+        occurred_at = at_least(
+            now.replace(microsecond=now.microsecond // 1000 * 1000),
+            customer.updated_at + timedelta(milliseconds=1),
+        )
+    elif event_type == "CustomerCreated":
+        occurred_at = customer.created_at
+    else:
+        occurred_at = customer.updated_at
+    event = CustomerEvent(
+        event_type=event_type,
+        event_id=str(uuid.uuid4()),
+        occurred_at=occurred_at,
+        customer_id=customer.id,
+        backend="rds",
+        customer=CustomerData.model_validate(customer.model_dump()),
+    )
+    cursor.execute(
+        "INSERT INTO customer_events_outbox "
+        "(event_id, event_type, customer_id, payload, created_at) VALUES (%s, %s, %s, %s, %s)",
+        (
+            event.event_id,
+            event.event_type,
+            event.customer_id,
+            event.to_json(),
+            _db_time(occurred_at),
+        ),
+    )
+    return event
+
+
+@dataclass
+class RelayResult:
+    published: int
+    failed: int
+    pruned: int
+
+
+def _entry(row_id: int, event: CustomerEvent) -> "PublishBatchRequestEntryTypeDef":
+    return {
+        "Id": str(row_id),
+        "Message": event.to_json(),
+        "MessageAttributes": {
+            "eventType": {"DataType": "String", "StringValue": event.event_type},
+            "backend": {"DataType": "String", "StringValue": event.backend},
+        },
+    }
+
+
+def relay(database: Database, sns: "SNSClient", topic_arn: str) -> RelayResult:
+    """Publish up to RELAY_BATCH unpublished events, oldest first; one transaction."""
+
+    def work(cursor: Any) -> RelayResult:
+        cursor.execute(
+            "SELECT id, payload FROM customer_events_outbox WHERE published_at IS NULL "
+            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (RELAY_BATCH,),
+        )
+        rows = [
+            (row_id, CustomerEvent.model_validate_json(payload))
+            for row_id, payload in cursor.fetchall()
+        ]
+        published: list[int] = []
+        for start in range(0, len(rows), SNS_BATCH):
+            chunk = rows[start : start + SNS_BATCH]
+            response = sns.publish_batch(
+                TopicArn=topic_arn, PublishBatchRequestEntries=[_entry(i, e) for i, e in chunk]
+            )
+            published.extend(int(ok["Id"]) for ok in response.get("Successful", []))
+        if published:
+            ids = ", ".join(["%s"] * len(published))  # placeholders; the ids go as parameters
+            stamp = "UPDATE customer_events_outbox SET published_at = UTC_TIMESTAMP(3)"
+            cursor.execute(f"{stamp} WHERE id IN ({ids})", published)
+        cursor.execute(
+            "DELETE FROM customer_events_outbox WHERE published_at < %s LIMIT 1000",
+            (_db_time(datetime.now(UTC) - KEEP_PUBLISHED),),
+        )
+        return RelayResult(
+            published=len(published), failed=len(rows) - len(published), pruned=cursor.rowcount
+        )
+
+    return database.run(work)
