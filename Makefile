@@ -81,6 +81,10 @@ invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFun
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
 	$(BIN)/python -m local_stack.invoke "$(FN)" "$(EVENT)"
 
+.PHONY: sync
+sync: $(STAMP) ## run the partner sync once on the local stack: make sync PARTNER_URL=<url>
+	$(BIN)/python -m local_stack.sync $(if $(PARTNER_URL),--url "$(PARTNER_URL)")
+
 .PHONY: redrive
 redrive: $(STAMP) ## move a DLQ's messages back to its queue on the running stack: make redrive DLQ=AuditDeadLetterQueueUrl
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<...DeadLetterQueueUrl output>"; exit 2; }

@@ -17,7 +17,7 @@ from local_stack.server import FAKE_CREDENTIALS, FUNCTIONS_FILE, OUTPUTS_FILE, r
 from local_stack.template import load_template
 
 
-def _running_endpoint() -> str | None:
+def running_endpoint() -> str | None:
     if not (OUTPUTS_FILE.exists() and FUNCTIONS_FILE.exists()):
         return None
     endpoint: str = json.loads(OUTPUTS_FILE.read_text())["AwsEndpointUrl"]
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     template = load_template()
     if args.function not in template.functions:
         parser.error(f"no function {args.function!r}; choose from {', '.join(template.functions)}")
-    endpoint = _running_endpoint()
+    endpoint = running_endpoint()
     if endpoint is not None:
         print(f"Using the running local stack at {endpoint}", file=sys.stderr)
         os.environ.update(FAKE_CREDENTIALS)

@@ -75,12 +75,17 @@ def test_the_schema_is_the_one_the_migrations_declare(db: Database):
 
     assert schema["columns"] == {
         "id": ("char(36)", "ascii"),
+        "partner_id": ("varchar(64)", "ascii"),
         "name": ("varchar(100)", "utf8mb4"),
         "email": ("varchar(254)", "utf8mb4"),
         "created_at": ("datetime(3)", None),
         "updated_at": ("datetime(3)", None),
     }
-    assert schema["indexes"] == {("PRIMARY", 0, "id"), ("uq_customers_email", 0, "email")}
+    assert schema["indexes"] == {
+        ("PRIMARY", 0, "id"),
+        ("uq_customers_email", 0, "email"),
+        ("uq_customers_partner_id", 0, "partner_id"),
+    }
 
 
 def test_timestamps_keep_their_milliseconds_and_utc(repo: MySQLCustomerRepository):

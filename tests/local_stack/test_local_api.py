@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from local_stack.partner_feed import PartnerFeed, sample_rows
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,7 +67,7 @@ def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             pytest.fail(f"make api did not start:\n{output}")
         time.sleep(0.1)
     outputs = json.loads(outputs_file.read_text())
-    yield {"process": process, "outputs": outputs}
+    yield {"process": process, "outputs": outputs, "outputs_file": str(outputs_file)}
     if process.poll() is None:
         process.kill()
 
@@ -106,6 +108,42 @@ def test_edge_errors_behave_like_api_gateway(local_api: dict[str, Any]):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)  # noqa: S310
     assert refused.value.code == 413
+
+
+def test_make_sync_twice_leaves_each_partner_customer_once(
+    local_api: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+):
+    feed = PartnerFeed(rows=sample_rows(40)).start()
+    state = Path(local_api["outputs_file"]).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"LOCAL_STATE_DIR": str(state)}
+    try:
+        runs = [
+            subprocess.run(  # noqa: S603 (our own module)
+                [
+                    sys.executable,
+                    "-m",
+                    "local_stack.sync",
+                    "--url",
+                    f"{feed.url}?_page=1&_limit=15",
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            for _ in range(2)
+        ]
+    finally:
+        feed.stop()
+
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "Using the running local stack" in run.stderr
+        assert "fetched 40 rows in 3 page(s): 40 valid" in run.stdout
+        assert "customers with a partner id in MySQL: 40" in run.stdout
 
 
 def test_ctrl_c_stops_everything_and_frees_the_ports(local_api: dict[str, Any]):

@@ -94,7 +94,8 @@ def test_a_changed_name_or_email_is_updated_in_place(sync_stack: LocalStack, fee
     after = rows(sync_stack)
     assert after["1"][:3] == (before["1"][0], "Renamed Partner", "partner.1@example.org")
     assert after["2"][:3] == (before["2"][0], "Partner Customer 2", "moved.2@example.org")
-    assert after["1"][4] > before["1"][4] and after["2"][4] > before["2"][4]
+    assert after["1"][4] > before["1"][4]
+    assert after["2"][4] > before["2"][4]
     assert after["3"] == before["3"], "an unchanged row keeps its updated_at"
 
 
