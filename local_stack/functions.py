@@ -74,21 +74,35 @@ class Invocation:
 
 
 class _OutputRouter(io.TextIOBase):
-    """Stands in for stdout during invocations.
+    """Stands in for stdout, per thread.
 
-    Loggers bind the stream they find at creation (Powertools does), so the first
-    invocation's capture buffer would receive every later invocation's logs. Handing them
-    this router instead sends each write to the invocation running now."""
+    Loggers bind the stream they find at creation (Powertools does), so a plain
+    redirect would send later invocations' logs to the first one's buffer; and a redirect
+    is process-wide, so it would also swallow what other threads print meanwhile (the HTTP
+    server, the demo). The router sends a write to the invocation running on the writing
+    thread, or else to the stdout it replaced."""
 
     def __init__(self) -> None:
-        self.buffers: list[io.StringIO] = []
+        self._local = threading.local()
+        self.fallback: Any = sys.__stdout__
 
     def writable(self) -> bool:
         return True
 
+    def buffers(self) -> list[io.StringIO]:
+        if not hasattr(self._local, "buffers"):
+            self._local.buffers = []
+        stack: list[io.StringIO] = self._local.buffers
+        return stack
+
     def write(self, text: str) -> int:
-        target = self.buffers[-1] if self.buffers else sys.__stdout__
+        buffers = self.buffers()
+        target = buffers[-1] if buffers else self.fallback
         return target.write(text) if target else len(text)
+
+    def flush(self) -> None:
+        if not self.buffers() and self.fallback:
+            self.fallback.flush()
 
 
 _ROUTER = _OutputRouter()
@@ -96,13 +110,16 @@ _ROUTER = _OutputRouter()
 
 @contextlib.contextmanager
 def _captured_stdout() -> Iterator[io.StringIO]:
+    if sys.stdout is not _ROUTER:  # installed once (again after pytest swaps stdout)
+        _ROUTER.fallback = sys.stdout
+        sys.stdout = _ROUTER
     buffer = io.StringIO()
-    _ROUTER.buffers.append(buffer)
+    buffers = _ROUTER.buffers()
+    buffers.append(buffer)
     try:
-        with contextlib.redirect_stdout(_ROUTER):
-            yield buffer
+        yield buffer
     finally:
-        _ROUTER.buffers.remove(buffer)
+        buffers.remove(buffer)
 
 
 @contextlib.contextmanager
