@@ -259,3 +259,31 @@ def test_events_keep_flowing_after_a_refused_write(fanout: LocalStack, backend: 
 
     audit = [json.loads(m["Body"]) for m in peek(fanout, "AuditQueueUrl")]
     assert [e["customerId"] for e in audit] == [first["id"], second["id"]]
+
+
+@pytest.fixture
+def ses_stack(aws: None, mysql_server: Any) -> Iterator[LocalStack]:
+    deployed = LocalStack(
+        stack_name=f"t-ses-{uuid.uuid4().hex[:8]}",
+        parameters={"WelcomeSenderEmail": "welcome@example.com"},
+    ).deploy()
+    deployed.cloud.client("sesv2").create_email_identity(EmailIdentity="welcome@example.com")
+    yield deployed
+    deployed.close()
+
+
+def test_with_a_sender_the_welcome_email_is_sent_through_ses_once(ses_stack: LocalStack):
+    sqs = ses_stack.cloud.client("sqs")
+    event = _event()
+    for _ in range(2):
+        sqs.send_message(
+            QueueUrl=ses_stack.outputs()["NotificationsQueueUrl"], MessageBody=json.dumps(event)
+        )
+
+    run_consumers(ses_stack)
+
+    table = ses_stack.outputs()["NotificationsTableName"]
+    items = ses_stack.cloud.client("dynamodb").scan(TableName=table)["Items"]
+    assert [(i["mode"]["S"], "messageId" in i) for i in items] == [("sent", True)]
+    sent = ses_stack.cloud.client("ses").get_send_statistics()["SendDataPoints"]
+    assert sum(point["DeliveryAttempts"] for point in sent) == 1
