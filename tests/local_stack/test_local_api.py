@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from local_stack.partner_feed import PartnerFeed, sample_rows
 
@@ -80,19 +81,58 @@ def test_outputs_name_the_api_and_the_aws_endpoint(local_api: dict[str, Any]):
     assert outputs["CustomersTableName"]
 
 
-def test_the_customers_contract_holds_over_http(local_api: dict[str, Any]):
+@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+def test_the_customers_contract_holds_over_http(local_api: dict[str, Any], backend: str):
     base = local_api["outputs"]["ApiUrl"]
+    path = f"/{backend}/customers"
+    email = f"ada.{backend}@example.com"
+
+    status, created = call(base, "POST", path, {"name": "Ada", "email": email})
+    assert status == 201
+    assert call(base, "GET", f"{path}/{created['id']}") == (200, created)
+    assert call(base, "POST", path, {"name": "x", "email": email.upper()})[0] == 409
+    status, page = call(base, "GET", f"{path}?limit=1")
+    assert status == 200
+    assert len(page["items"]) == 1
+    assert call(base, "DELETE", f"{path}/{created['id']}") == (204, None)
+
+
+@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+def test_the_events_endpoint_fills_up_while_the_stack_runs(local_api: dict[str, Any], backend: str):
+    base = local_api["outputs"]["ApiUrl"]
+    path = f"/{backend}/customers"
+    _, created = call(base, "POST", path, {"name": "Ev", "email": f"ev.{backend}@example.com"})
+    call(base, "DELETE", f"{path}/{created['id']}")
+
+    deadline = time.monotonic() + 30
+    types: list[str] = []
+    while time.monotonic() < deadline and len(types) < 2:
+        time.sleep(0.2)
+        types = [i["type"] for i in call(base, "GET", f"{path}/{created['id']}/events")[1]["items"]]
+
+    assert types == ["CustomerCreated", "CustomerDeleted"]
+
+
+def test_a_document_goes_up_and_down_through_the_returned_urls(local_api: dict[str, Any]):
+    base = local_api["outputs"]["ApiUrl"]
+    content = b"col1,col2\n" + b"1,2\n" * 1000
 
     status, created = call(
-        base, "POST", "/dynamodb/customers", {"name": "Ada", "email": "ada@example.com"}
+        base, "POST", "/documents", {"filename": "data.csv", "contentType": "text/csv"}
     )
     assert status == 201
-    assert call(base, "GET", f"/dynamodb/customers/{created['id']}") == (200, created)
-    assert (
-        call(base, "POST", "/dynamodb/customers", {"name": "x", "email": "ADA@example.com"})[0]
-        == 409
+    upload = created["upload"]
+    posted = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("data.csv", content, "text/csv")},
+        timeout=30,
     )
-    assert call(base, "DELETE", f"/dynamodb/customers/{created['id']}") == (204, None)
+    assert posted.status_code in (200, 201, 204)
+    status, document = call(base, "GET", f"/documents/{created['id']}")
+    assert status == 200
+    downloaded = requests.get(document["download"]["url"], timeout=30)
+    assert downloaded.content == content
 
 
 def test_edge_errors_behave_like_api_gateway(local_api: dict[str, Any]):
