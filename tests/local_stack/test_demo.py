@@ -12,7 +12,7 @@ def test_the_demo_walks_every_pattern_and_exits_zero(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"LOCAL_STATE_DIR": str(tmp_path), "NO_COLOR": "1"}
 
-    run = subprocess.run(  # noqa: S603 (our own module)
+    run = subprocess.run(
         [sys.executable, "-m", "local_stack.demo"],
         cwd=ROOT,
         env=env,
