@@ -91,6 +91,15 @@ class Demo:
         print(_paint(DIM, f"   < {status} {summary}"))
         return Reply(status, headers, parsed)
 
+    def event_types(self, customer_path: str, expected: int, timeout_s: float = 15) -> list[str]:
+        """The customer's audit trail once it holds `expected` events (consumers are async)."""
+        items: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and len(items) < expected:
+            time.sleep(0.3)
+            items = self.call("GET", f"{customer_path}/events").body["items"]
+        return [item["type"] for item in items]
+
 
 # -- chapters ---------------------------------------------------------------------------
 
@@ -181,13 +190,8 @@ def customer_events(demo: Demo) -> None:
     demo.call("PUT", path, {"name": "Rear Admiral Hopper", "email": f"grace.{suffix}@example.com"})
     demo.call("DELETE", path)
     demo.say("The publisher reads the table's stream; the audit consumer fills the trail...")
-    items: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(items) < 3:
-        time.sleep(0.3)
-        items = demo.call("GET", f"{path}/events").body["items"]
     demo.check(
-        [i["type"] for i in items] == ["CustomerCreated", "CustomerUpdated", "CustomerDeleted"],
+        demo.event_types(path, 3) == ["CustomerCreated", "CustomerUpdated", "CustomerDeleted"],
         "GET .../events lists created, updated, deleted, oldest first",
     )
     demo.look(
@@ -279,13 +283,8 @@ def rds_events(demo: Demo) -> None:
     ).body
     path = f"/rds/customers/{created['id']}"
     demo.call("DELETE", path)
-    items: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(items) < 2:
-        time.sleep(0.3)
-        items = demo.call("GET", f"{path}/events").body["items"]
     demo.check(
-        [i["type"] for i in items] == ["CustomerCreated", "CustomerDeleted"],
+        demo.event_types(path, 2) == ["CustomerCreated", "CustomerDeleted"],
         "the outbox relay published both; the audit consumer stored them once each",
     )
 
