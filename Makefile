@@ -41,7 +41,7 @@ lint: $(STAMP)
 
 .PHONY: typecheck
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/shared/customer_platform functions local_stack tools tests
+	$(BIN)/mypy layers/shared/customer_platform functions local_stack tools tests bench
 
 .PHONY: validate
 validate: $(STAMP) ## sam validate (SAM transform and --lint) and cfn-lint on template.yaml
@@ -91,8 +91,9 @@ redrive: $(STAMP) ## move a DLQ's messages back to its queue on the running stac
 	$(BIN)/python -m local_stack.redrive "$(DLQ)"
 
 .PHONY: bench
-bench: $(STAMP) ## printed latency figures (warm RDS GET vs raw SELECT vs the notes' handler)
-	$(BIN)/python -m bench.rds_get
+bench: $(STAMP) ## latency, cold start, ingest and size figures beside their floors (bench/results.json)
+	@# python3.13 on PATH as for `make build`: cold starts run on the template's runtime
+	PATH="$(if $(PY313),$(PY313):)$$PATH" $(BIN)/python -m bench $(ARGS)
 
 .PHONY: cost
 cost: $(STAMP) ## the notes' S3-vs-CloudFront monthly cost for 100,000 documents, every price an option (ARGS="--help")

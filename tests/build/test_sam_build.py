@@ -362,6 +362,28 @@ def test_layers_do_not_shadow_the_runtimes_sdk(build: Build) -> None:
         assert not shipped & {"boto3", "botocore", "s3transfer"}, logical_id
 
 
+def test_layers_ship_bytecode_for_their_runtime(build: Build) -> None:
+    """/opt is read-only in Lambda: a module without a usable .pyc is compiled again by every
+    new execution environment. Each module needs its unchecked-hash .pyc for the runtime
+    (here retargeted to this interpreter), valid whatever mtimes the zip gives the sources."""
+    cache_tag = sys.implementation.cache_tag
+    magic = importlib.util.MAGIC_NUMBER
+    for logical_id, resource in SOURCE["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::LayerVersion":
+            continue
+        built = (
+            build.build_dir / build.template["Resources"][logical_id]["Properties"]["ContentUri"]
+        )
+        sources = sorted((built / "python").rglob("*.py"))
+        assert sources, logical_id
+        for source in sources:
+            compiled = source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc"
+            assert compiled.is_file(), f"{logical_id}: no {compiled.name} for {source}"
+            header = compiled.read_bytes()[:8]
+            assert header[:4] == magic, f"{compiled}: compiled for another Python"
+            assert int.from_bytes(header[4:8], "little") == 0b01, f"{compiled}: not unchecked-hash"
+
+
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
 def test_built_function_starts_like_lambda(build: Build, logical_id: str) -> None:
     props = build.template["Resources"][logical_id]["Properties"]
