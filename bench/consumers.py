@@ -125,7 +125,10 @@ def run_consumer(stack: LocalStack, name: str, bodies: list[str], rows: int = 0)
             timed = number >= WARMUP_BATCHES
             response = call(sqs_event(batch), series if timed else None)
             if not isinstance(response, dict) or response.get("batchItemFailures"):
-                raise RuntimeError(f"{name}: a batch failed: {response!r:.500}")
+                raise RuntimeError(
+                    f"{name}: a batch failed: {response!r:.500}\n"
+                    f"the handler's log ends:\n{call.log_tail()}"
+                )
             timed_messages += len(batch) if timed else 0
     timed_rows = rows * timed_messages // len(bodies) if rows else 0
     return ConsumerResult(name, CONSUMERS[name], series, timed_messages, timed_rows)

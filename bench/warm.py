@@ -25,6 +25,7 @@ counted: secret fetches (GetSecretValue calls) and MySQL connections per 1,000.
 
 import contextlib
 import copy
+import io
 import json
 import os
 import uuid
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import pymysql
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -103,18 +104,37 @@ class Events:
         return event
 
 
-def status(response: Any, expected: int, what: str) -> Any:
+def status(response: Any, expected: int, what: str, logs: str = "") -> Any:
     if not isinstance(response, dict) or response.get("statusCode") != expected:
-        raise RuntimeError(f"{what}: expected {expected}, got {response!r:.500}")
+        raise RuntimeError(
+            f"{what}: expected {expected}, got {response!r:.500}"
+            + (f"\nthe handler's log ends:\n{logs}" if logs else "")
+        )
     return response
 
 
-class Invoke(Protocol):
-    def __call__(self, event: dict[str, Any], series: Series | None = None) -> Any: ...
+class WarmInvoker:
+    """Calls a function's handler as Lambda calls it in a warm execution environment."""
+
+    def __init__(self, function: LocalFunction, handler: Any, logs: io.StringIO) -> None:
+        self._function = function
+        self._handler = handler
+        self._logs = logs
+
+    def __call__(self, event: dict[str, Any], series: Series | None = None) -> Any:
+        function = self._function
+        context = LambdaContext(function_name=function.name, timeout_s=function.source.timeout)
+        if series is None:
+            return self._handler(event, context)
+        return series.time(lambda: self._handler(event, context))
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of what the handler logged (for an error message)."""
+        return self._logs.getvalue()[-chars:]
 
 
 @contextlib.contextmanager
-def warm_handler(function: LocalFunction) -> Iterator[Invoke]:
+def warm_handler(function: LocalFunction) -> Iterator[WarmInvoker]:
     """The function's handler as Lambda calls it in a warm execution environment.
 
     `LocalFunction.invoke()` swaps the function's modules and environment variables into
@@ -122,18 +142,10 @@ def warm_handler(function: LocalFunction) -> Iterator[Invoke]:
     Lambda never does. Here the swap happens once per block of calls, the handler's logs
     go to a buffer as invoke() sends them, and only `handler(event, context)` is timed.
     """
-    with function._namespace(), _captured_stdout():
+    with function._namespace(), _captured_stdout() as logs:
         if function._handler is None:
             function._handler = function._load()
-        handler = function._handler
-
-        def call(event: dict[str, Any], series: Series | None = None) -> Any:
-            context = LambdaContext(function_name=function.name, timeout_s=function.source.timeout)
-            if series is None:
-                return handler(event, context)
-            return series.time(lambda: handler(event, context))
-
-        yield call
+        yield WarmInvoker(function, function._handler, logs)
 
 
 def _now() -> datetime:
@@ -196,8 +208,9 @@ class Workload:
         events = [self.ours_event(op, i) for i in range(count)]
         with warm_handler(self.function) as call, self.counters.counting(self.ours_tally, count):
             responses = [call(event, series) for event in events]
+            logs = call.log_tail()
         for response in responses:
-            status(response, EXPECTED_STATUS[op], f"{self.backend} {op} (ours)")
+            status(response, EXPECTED_STATUS[op], f"{self.backend} {op} (ours)", logs)
             if op == "create":
                 self.ours_ids.append(json.loads(response["body"])["id"])
 
@@ -514,7 +527,8 @@ class DynamoDBWorkload(Workload):
             return get
         if op == "update":
             seen = self.floor_seed["updatedAt"]
-            self.floor_seed = self.floor_seed | {"name": f"Floor seed {i}", "updatedAt": f"{i}"}
+            moment = _iso(_now())  # a real timestamp: ours lists this customer later
+            self.floor_seed = self.floor_seed | {"name": f"Floor seed {i}", "updatedAt": moment}
             put = {
                 "Put": {
                     "TableName": table,
