@@ -28,6 +28,22 @@ def running_endpoint() -> str | None:
     return endpoint
 
 
+def running_function(logical_id: str, endpoint: str) -> LocalFunction:
+    """A function of the running `make api` stack, with the environment that stack resolved,
+    aimed at its moto endpoint."""
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    template = load_template()
+    spec = json.loads(FUNCTIONS_FILE.read_text())[logical_id]
+    source = template.functions[logical_id]
+    return LocalFunction(
+        source,
+        layer_paths=[template.layers[layer] for layer in source.layer_ids],
+        environment=spec["environment"],
+        name=spec["name"],
+    )
+
+
 def _print(function: LocalFunction, event: object) -> int:
     invocation = function.invoke(event)
     print("--- logs " + "-" * 60, file=sys.stderr)
@@ -56,17 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = running_endpoint()
     if endpoint is not None:
         print(f"Using the running local stack at {endpoint}", file=sys.stderr)
-        os.environ.update(FAKE_CREDENTIALS)
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-        spec = json.loads(FUNCTIONS_FILE.read_text())[args.function]
-        source = template.functions[args.function]
-        function = LocalFunction(
-            source,
-            layer_paths=[template.layers[layer] for layer in source.layer_ids],
-            environment=spec["environment"],
-            name=spec["name"],
-        )
-        return _print(function, event)
+        return _print(running_function(args.function, endpoint), event)
     print("No running `make api`; starting a throwaway local stack", file=sys.stderr)
     with running_stack(write_outputs=False) as running:
         return _print(running.stack.function(args.function), event)

@@ -18,9 +18,8 @@ import boto3
 import pymysql
 
 from local_stack.functions import FunctionError, LocalFunction
-from local_stack.invoke import running_endpoint
-from local_stack.server import FAKE_CREDENTIALS, FUNCTIONS_FILE, OUTPUTS_FILE, running_stack
-from local_stack.template import load_template
+from local_stack.invoke import running_endpoint, running_function
+from local_stack.server import OUTPUTS_FILE, running_stack
 
 FETCHER = "PartnerFetcherFunction"
 
@@ -110,17 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = running_endpoint()
         if endpoint is not None:
             print(f"Using the running local stack at {endpoint}", file=sys.stderr)
-            os.environ.update(FAKE_CREDENTIALS)
-            os.environ["AWS_ENDPOINT_URL"] = endpoint
-            template = load_template()
-            spec = json.loads(FUNCTIONS_FILE.read_text())[FETCHER]
-            source = template.functions[FETCHER]
-            fetcher = LocalFunction(
-                source,
-                layer_paths=[template.layers[layer] for layer in source.layer_ids],
-                environment=spec["environment"],
-                name=spec["name"],
-            )
+            fetcher = running_function(FETCHER, endpoint)
             report = sync(fetcher, json.loads(OUTPUTS_FILE.read_text()), endpoint, args.url)
         else:
             print("No running `make api`; starting a throwaway local stack", file=sys.stderr)

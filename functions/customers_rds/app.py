@@ -16,7 +16,7 @@ from pydantic import Field
 from customer_platform import secrets
 from customer_platform.customers.mysql import MySQLCustomerRepository
 from customer_platform.customers.routes import customers_router
-from customer_platform.database import SECRET_MAX_AGE, Database, secret_credentials
+from customer_platform.database import Database, secret_database
 from customer_platform.http import JsonApiResolver, install_error_handlers
 from customer_platform.pagination import PageTokenCodec
 from customer_platform.settings import EnvSettings
@@ -44,7 +44,7 @@ install_error_handlers(app, logger)
 @cache
 def database() -> Database:
     """This execution environment's connection, opened on first use and then reused."""
-    return Database(secret_credentials(settings.database_secret_arn, max_age=SECRET_MAX_AGE))
+    return secret_database(settings.database_secret_arn)
 
 
 @cache

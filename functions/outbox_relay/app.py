@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from customer_platform import aws
-from customer_platform.database import SECRET_MAX_AGE, Database, secret_credentials
+from customer_platform.database import Database, secret_database
 from customer_platform.events.outbox import RELAY_BATCH, relay
 from customer_platform.settings import EnvSettings
 
@@ -34,7 +34,7 @@ metrics = Metrics()
 
 @cache
 def database() -> Database:
-    return Database(secret_credentials(settings.database_secret_arn, max_age=SECRET_MAX_AGE))
+    return secret_database(settings.database_secret_arn)
 
 
 @logger.inject_lambda_context

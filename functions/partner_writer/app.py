@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from customer_platform.database import SECRET_MAX_AGE, Database, secret_credentials
+from customer_platform.database import Database, secret_database
 from customer_platform.partners.models import IngestMessage
 from customer_platform.partners.writing import upsert_rows
 from customer_platform.settings import EnvSettings
@@ -41,7 +41,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @cache
 def database() -> Database:
-    return Database(secret_credentials(settings.database_secret_arn, max_age=SECRET_MAX_AGE))
+    return secret_database(settings.database_secret_arn)
 
 
 def write(record: SQSRecord) -> None:

@@ -275,3 +275,9 @@ class Database:
             connection.rollback()
         except pymysql.MySQLError:
             self.close()
+
+
+def secret_database(secret_id: str) -> "Database":
+    """The usual execution-environment database: credentials from `secret_id`, cached for
+    SECRET_MAX_AGE, default timeouts. Functions hold it in a cached getter."""
+    return Database(secret_credentials(secret_id, max_age=SECRET_MAX_AGE))
