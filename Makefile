@@ -73,8 +73,22 @@ demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack
 	$(BIN)/python -m local_stack.demo
 
 .PHONY: api
-api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api
+api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api; Ctrl-C stops it
 	$(BIN)/python -m local_stack.server
+
+.PHONY: wait
+wait: $(STAMP) ## wait until a `make api` started elsewhere (e.g. `make api &`) answers; prints its URL
+	@$(BIN)/python -m local_stack.running
+
+.PHONY: logs
+logs: ## follow one function's log of the running stack: make logs FN=CustomersRdsFunction
+	@test -n "$(FN)" || { echo "usage: make logs FN=<LogicalId>  (files: .local/logs/)"; exit 2; }
+	@test -f .local/logs/$(FN).log || { echo "no log for $(FN) yet in .local/logs/ (has it run?)"; exit 1; }
+	tail -n 50 -F .local/logs/$(FN).log
+
+.PHONY: aws
+aws: $(STAMP) ## the AWS CLI against the running local stack: make aws ARGS="dynamodb list-tables"
+	@$(BIN)/python -m local_stack.aws_cli $(ARGS)
 
 .PHONY: invoke
 invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFunction EVENT=events/customers_dynamodb/get.json
@@ -82,7 +96,7 @@ invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFun
 	$(BIN)/python -m local_stack.invoke "$(FN)" "$(EVENT)"
 
 .PHONY: sync
-sync: $(STAMP) ## run the partner sync once on the local stack: make sync PARTNER_URL=<url>
+sync: $(STAMP) ## run the partner sync once on the local stack (PARTNER_URL=<url>; default: a bundled local feed)
 	$(BIN)/python -m local_stack.sync $(if $(PARTNER_URL),--url "$(PARTNER_URL)")
 
 .PHONY: redrive

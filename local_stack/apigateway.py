@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from local_stack.functions import LocalFunction
+from local_stack.functions import FunctionError, LocalFunction
 from local_stack.template import SamTemplate
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit on a request
+# What a REST API routes (ANY means these); anything else (TRACE, CONNECT...) never reaches
+# a function.
+GATEWAY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class LocalApi:
         raw = body.encode() if isinstance(body, str) else body
         if raw is not None and len(raw) > MAX_PAYLOAD_BYTES:
             return _gateway_error(413, "Request Too Long")
-        matched = self.match(method, path)
+        matched = self.match(method, path) if method.upper() in GATEWAY_METHODS else None
         if matched is None:
             # What a REST API answers for any path/method it has no resource for.
             return _gateway_error(403, "Missing Authentication Token")
@@ -124,8 +127,12 @@ class LocalApi:
         self.invocations.append(route.function_id)
         try:
             invocation = function.invoke(event)
-        except Exception:  # noqa: BLE001 - any crash in a function is a 502 at the edge, as in AWS
-            return _gateway_error(502, "Internal server error", route.function_id)
+        except FunctionError as error:
+            # A function error, a timeout or a crashed runtime: API Gateway answers 502 (its
+            # logs are in .local/logs/<LogicalId>.log and, under `make api`, on screen).
+            response = _gateway_error(502, "Internal server error", route.function_id)
+            response.logs = error.logs
+            return response
         return _proxy_response(invocation.result, route.function_id, invocation.logs)
 
     def _event(

@@ -15,7 +15,6 @@ CloudFormation.
 
 import copy
 import json
-import os
 import re
 import threading
 import warnings
@@ -29,6 +28,8 @@ from moto.cloudformation.parsing import clean_json
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local_stack import cognito, mysql, s3
+from local_stack.endpoint import ADMIN_CREDENTIALS
+from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.template import SamTemplate
 
 IN_PROCESS_PREFIXES = (
@@ -262,25 +263,42 @@ SHIMS |= {
 class LocalCloud:
     """The template deployed into moto: physical names, function environments, outputs."""
 
-    def __init__(self, template: SamTemplate, stack_name: str, region: str) -> None:
+    def __init__(
+        self, template: SamTemplate, stack_name: str, region: str, endpoint_url: str
+    ) -> None:
         self.template = template
         self.stack_name = stack_name
         self.region = region
+        self.endpoint_url = endpoint_url
         self._resource_map: Any = None
-        self._session = boto3.session.Session()
-        self._endpoint = os.environ.get("AWS_ENDPOINT_URL")  # None under mock_aws
-        self._clients: dict[str, Any] = {}
+        self._session = boto3.session.Session(
+            aws_access_key_id=ADMIN_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=ADMIN_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=region,
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
 
-    def client(self, service: str) -> Any:
-        """A client of the local cloud, one per service, safe to share between threads
-        (creating clients from a shared session is not, hence the lock)."""
+    def client(self, service: str, credentials: Credentials | None = None) -> Any:
+        """A client of the local cloud, one per service and identity, safe to share between
+        threads (creating clients from a shared session is not, hence the lock). Without
+        `credentials`, the account's administrator; with them, e.g. a function's role, as
+        a service acting for the function does (event source mappings)."""
+        identity = credentials.access_key_id if credentials else ""
         with self._clients_lock:
-            if service not in self._clients:
-                self._clients[service] = self._session.client(  # type: ignore[call-overload]
-                    service, region_name=self.region, endpoint_url=self._endpoint
+            if (service, identity) not in self._clients:
+                session = self._session
+                if credentials is not None:
+                    session = boto3.session.Session(
+                        aws_access_key_id=credentials.access_key_id,
+                        aws_secret_access_key=credentials.secret_access_key,
+                        aws_session_token=credentials.session_token,
+                        region_name=self.region,
+                    )
+                self._clients[(service, identity)] = session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint_url
                 )
-            return self._clients[service]
+            return self._clients[(service, identity)]
 
     # -- deployment ---------------------------------------------------------------------
 
@@ -375,10 +393,29 @@ class LocalCloud:
             if isinstance(resource, _Placeholder) and resource.physical_resource_id == physical_id
         )
 
-    def function_environment(self, logical_id: str) -> dict[str, str]:
+    def function_config(self, logical_id: str) -> FunctionConfig:
+        """The function's configuration as deployed: SAM's Globals applied, intrinsics
+        resolved against this stack and its parameters."""
         props = self.template.transformed["Resources"][logical_id]["Properties"]
-        variables = props.get("Environment", {}).get("Variables", {})
-        return {key: str(value) for key, value in self.resolve(variables).items()}
+        resolved = self.resolve({key: value for key, value in props.items() if key != "Code"})
+        variables = (resolved.get("Environment") or {}).get("Variables") or {}
+        reserved = resolved.get("ReservedConcurrentExecutions")
+        name = self.physical_id(logical_id)
+        return FunctionConfig(
+            logical_id=logical_id,
+            name=name,
+            handler=resolved["Handler"],
+            runtime=resolved["Runtime"],
+            timeout_s=int(resolved.get("Timeout", 3)),
+            memory_mb=int(resolved.get("MemorySize", 128)),
+            variables={key: _env_value(value) for key, value in variables.items()},
+            log_group=(resolved.get("LoggingConfig") or {}).get("LogGroup")
+            or f"/aws/lambda/{name}",
+            tracing=(resolved.get("TracingConfig") or {}).get("Mode") == "Active",
+            reserved_concurrency=None if reserved in (None, "") else int(reserved),
+            role_arn=str(resolved["Role"]),
+            layer_ids=self.template.functions[logical_id].layer_ids,
+        )
 
     def outputs(self) -> dict[str, str]:
         outputs = self.template.transformed.get("Outputs", {})
@@ -388,6 +425,13 @@ class LocalCloud:
             for key, spec in outputs.items()
             if "Condition" not in spec or conditions[spec["Condition"]]
         }
+
+
+def _env_value(value: Any) -> str:
+    """An environment variable's value as Lambda stores it (a string; booleans lower-case)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def _moto_supports(resource_type: str) -> bool:

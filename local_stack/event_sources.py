@@ -50,7 +50,7 @@ class SqsMapping:
 
     def poll(self) -> int:
         """One receive-invoke-delete round; the number of messages handled."""
-        sqs = self.cloud.client("sqs")
+        sqs = self.cloud.client("sqs", self.function.credentials)  # Lambda polls as the role
         received = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(self.batch_size, 10),
@@ -121,7 +121,7 @@ class StreamMapping:
     _attempts: dict[str, int] = field(default_factory=dict)
 
     def poll(self) -> int:
-        streams = self.cloud.client("dynamodbstreams")
+        streams = self.cloud.client("dynamodbstreams", self.function.credentials)
         shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         handled = 0
         for shard in shards:
@@ -175,7 +175,7 @@ class StreamMapping:
     def _give_up(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
         if self.on_failure_url is None or not batch:
             return
-        self.cloud.client("sqs").send_message(
+        self.cloud.client("sqs", self.function.credentials).send_message(
             QueueUrl=self.on_failure_url,
             MessageBody=json.dumps(
                 {
@@ -243,7 +243,7 @@ Mapping = ScheduleMapping | SqsMapping | StreamMapping | s3.S3NotificationMappin
 class EventSources:
     mappings: list[Mapping]
     _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
     def from_stack(cls, cloud: LocalCloud, functions: dict[str, LocalFunction]) -> "EventSources":
@@ -313,26 +313,39 @@ class EventSources:
         raise RuntimeError(f"event sources still busy after {max_rounds} rounds")
 
     def start(self, interval: float = 0.25) -> None:
-        """Poll continuously in a background thread (the local API uses this)."""
+        """Poll continuously, one thread per mapping, so that a slow function never holds
+        up another's events (the local API uses this; tests call `drain()`)."""
 
-        def run() -> None:
+        def run(mapping: Mapping) -> None:
             while not self._stop.is_set():
                 try:
-                    moved = sum(mapping.poll() for mapping in self.mappings)
+                    moved = mapping.poll()
                 except Exception as error:  # noqa: BLE001 - keep polling; say what happened
-                    # straight to the real stderr: stdout may be an invocation's capture
-                    print(f"event source error: {error!r}", file=sys.__stderr__, flush=True)
+                    name = mapping.function.source.logical_id
+                    print(f"event source of {name}: {error!r}", file=sys.stderr, flush=True)
                     moved = 0
                 if not moved:
                     self._stop.wait(interval)
 
-        self._thread = threading.Thread(target=run, name="event-sources", daemon=True)
-        self._thread.start()
+        for mapping in self.mappings:
+            thread = threading.Thread(
+                target=run,
+                args=(mapping,),
+                name=f"poller-{mapping.function.source.logical_id}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def request_stop(self) -> None:
+        """Pollers finish the round they are in and stop (an invocation in flight ends when
+        its environment is stopped)."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 def _s3_notifications(

@@ -1,63 +1,42 @@
 """`make invoke FN=<LogicalId> EVENT=events/<file>.json`: one function, one event.
 
-Like `sam local invoke -e`, without Docker. When `make api` is running, the function runs
-against that stack's resources (its moto endpoint and the environment it resolved);
-otherwise a throwaway local stack is started for this one call.
+Like `sam local invoke -e`, without Docker. With `make api` running, the function runs in
+that stack's execution environments (through its Lambda API); otherwise a throwaway local
+stack is deployed for this one call. The function's log goes to stderr, its result (or
+Lambda's error payload) to stdout; the exit status is 1 when the invocation failed.
 """
 
 import argparse
 import json
-import os
 import sys
-import urllib.request
 from pathlib import Path
 
-from local_stack.functions import LocalFunction
-from local_stack.server import FAKE_CREDENTIALS, FUNCTIONS_FILE, OUTPUTS_FILE, running_stack
-from local_stack.template import load_template
+from local_stack.functions import FunctionError, Invocation
+from local_stack.lambda_api import invoke_remote
+from local_stack.running import NoRunningStack, running_outputs
+from local_stack.server import running_stack
+from local_stack.template import ROOT, load_yaml
 
 
-def running_endpoint() -> str | None:
-    if not (OUTPUTS_FILE.exists() and FUNCTIONS_FILE.exists()):
-        return None
-    endpoint: str = json.loads(OUTPUTS_FILE.read_text())["AwsEndpointUrl"]
-    try:
-        urllib.request.urlopen(endpoint + "/moto-api/", timeout=1).close()  # noqa: S310
-    except OSError:
-        return None
-    return endpoint
+def _functions() -> list[str]:
+    resources = load_yaml()["Resources"]
+    return sorted(k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function")
 
 
-def running_function(logical_id: str, endpoint: str) -> LocalFunction:
-    """A function of the running `make api` stack, with the environment that stack resolved,
-    aimed at its moto endpoint."""
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    template = load_template()
-    spec = json.loads(FUNCTIONS_FILE.read_text())[logical_id]
-    source = template.functions[logical_id]
-    return LocalFunction(
-        source,
-        layer_paths=[template.layers[layer] for layer in source.layer_ids],
-        environment=spec["environment"],
-        name=spec["name"],
-    )
-
-
-def _print(function: LocalFunction, event: object) -> int:
-    invocation = function.invoke(event)
+def _show(name: str, outcome: Invocation | FunctionError) -> int:
     print("--- logs " + "-" * 60, file=sys.stderr)
-    sys.stderr.write(invocation.logs)
-    print(
-        f"--- {function.source.logical_id}: {invocation.duration_ms:.1f} ms " + "-" * 40,
-        file=sys.stderr,
-    )
-    print(json.dumps(invocation.result, indent=2, default=str))
+    sys.stderr.write(outcome.logs)
+    if isinstance(outcome, FunctionError):
+        print(f"--- {name} failed: {outcome.error_type} " + "-" * 30, file=sys.stderr)
+        print(json.dumps(outcome.error, indent=2))
+        return 1
+    print(f"--- {name}: {outcome.duration_ms:.1f} ms " + "-" * 40, file=sys.stderr)
+    print(json.dumps(outcome.result, indent=2, default=str))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "function", help="logical id in template.yaml, e.g. CustomersDynamoDBFunction"
     )
@@ -65,17 +44,37 @@ def main(argv: list[str] | None = None) -> int:
         "event", type=Path, help="event file, e.g. events/customers_dynamodb/get.json"
     )
     args = parser.parse_args(argv)
-    event = json.loads(args.event.read_text())
-    template = load_template()
-    if args.function not in template.functions:
-        parser.error(f"no function {args.function!r}; choose from {', '.join(template.functions)}")
-    endpoint = running_endpoint()
-    if endpoint is not None:
-        print(f"Using the running local stack at {endpoint}", file=sys.stderr)
-        return _print(running_function(args.function, endpoint), event)
-    print("No running `make api`; starting a throwaway local stack", file=sys.stderr)
+    functions = _functions()
+    if args.function not in functions:
+        parser.error(
+            f"no function {args.function!r} in template.yaml; choose from {', '.join(functions)}"
+        )
+    event_file = args.event if args.event.is_absolute() else Path.cwd() / args.event
+    if not event_file.exists():
+        folders = ", ".join(sorted(p.name for p in (ROOT / "events").iterdir() if p.is_dir()))
+        parser.error(f"no event file {args.event}; the sample events are in events/ ({folders})")
+    try:
+        event = json.loads(event_file.read_text())
+    except json.JSONDecodeError as error:
+        parser.error(f"{args.event} is not JSON: {error}")
+    try:
+        outputs = running_outputs(required=False)
+    except NoRunningStack as error:  # pragma: no cover - required=False never raises
+        parser.error(str(error))
+    if outputs is not None:
+        print(f"Using the running local stack ({outputs['LambdaEndpointUrl']})", file=sys.stderr)
+        try:
+            return _show(
+                args.function, invoke_remote(outputs["LambdaEndpointUrl"], args.function, event)
+            )
+        except FunctionError as failed:
+            return _show(args.function, failed)
+    print("No running `make api`: deploying a throwaway local stack for this call", file=sys.stderr)
     with running_stack(write_outputs=False) as running:
-        return _print(running.stack.function(args.function), event)
+        try:
+            return _show(args.function, running.stack.function(args.function).invoke(event))
+        except FunctionError as failed:
+            return _show(args.function, failed)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,13 @@ it, delete from the DLQ. A message that fails again simply returns to the DLQ.
 """
 
 import argparse
-import json
-import os
 import sys
 from typing import Any
 
 import boto3
 
-from local_stack.server import FAKE_CREDENTIALS, OUTPUTS_FILE
+from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
+from local_stack.running import NoRunningStack, require_running_outputs
 
 
 def source_queue(sqs: Any, dlq_url: str) -> str:
@@ -42,17 +41,24 @@ def redrive(sqs: Any, dlq_url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("dlq", help="output naming the DLQ, e.g. AuditDeadLetterQueueUrl")
     args = parser.parse_args(argv)
-    if not OUTPUTS_FILE.exists():
-        parser.error("no running local stack: start `make api` first")
-    outputs = json.loads(OUTPUTS_FILE.read_text())
+    try:
+        outputs = require_running_outputs()
+    except NoRunningStack as error:
+        print(f"make redrive: {error}", file=sys.stderr)
+        return 1
     if args.dlq not in outputs:
         queues = ", ".join(k for k in outputs if k.endswith("DeadLetterQueueUrl"))
         parser.error(f"unknown output {args.dlq!r}; DLQs: {queues}")
-    os.environ.update(FAKE_CREDENTIALS)
-    sqs = boto3.client("sqs", endpoint_url=outputs["AwsEndpointUrl"], region_name="us-east-1")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=outputs["AwsEndpointUrl"],
+        region_name=REGION,
+        aws_access_key_id=ADMIN_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=ADMIN_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     moved = redrive(sqs, outputs[args.dlq])
     print(
         f"moved {moved} message(s) from {args.dlq} back to {source_queue(sqs, outputs[args.dlq])}"

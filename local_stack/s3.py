@@ -37,7 +37,7 @@ class Cloud(Protocol):
     stack_name: str
     region: str
 
-    def client(self, service: str) -> Any: ...
+    def client(self, service: str, credentials: Any = None) -> Any: ...
 
 
 Created = tuple[str, dict[str, str]]  # physical id, GetAtt attributes
@@ -312,8 +312,8 @@ class S3NotificationMapping:
             else:
                 return
         self.failures.append((event, repr(error)))
-        if self.dead_letter_queue_url is not None:
-            self.cloud.client("sqs").send_message(
+        if self.dead_letter_queue_url is not None:  # Lambda sends it with the function's role
+            self.cloud.client("sqs", self.function.credentials).send_message(
                 QueueUrl=self.dead_letter_queue_url, MessageBody=json.dumps(event)
             )
 

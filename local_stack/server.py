@@ -1,12 +1,15 @@
 """`make api`: the whole stack on this machine, served over HTTP like `sam local start-api`.
 
-moto runs in server mode on a free 127.0.0.1 port (so boto3 and the AWS CLI can reach the
-local resources with `--endpoint-url`), template.yaml is deployed into it, and a small HTTP
-server turns each request into an API Gateway proxy event for the right function.
+The local AWS endpoint (moto in server mode, local_stack.endpoint) starts on a free
+127.0.0.1 port, template.yaml is deployed into it, every function gets its execution
+environments (local_stack.runtime), and two HTTP servers start: the API (API Gateway's
+REST API, on PORT, 3000 by default) and the Lambda Invoke API (like `sam local
+start-lambda`). Function logs stream to the terminal, prefixed with the function's logical
+id, and to .local/logs/<LogicalId>.log.
 """
 
+import errno
 import json
-import logging
 import os
 import signal
 import socket
@@ -15,32 +18,55 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from moto.server import ThreadedMotoServer
-
+from local_stack import lambda_api, mysql
 from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
-from local_stack.stack import LocalStack
-from local_stack.template import ROOT
+from local_stack.endpoint import AwsEndpoint, administrator
+from local_stack.runtime import interpreter_note
+from local_stack.stack import STATE_DIR, LocalStack
 
-STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
 OUTPUTS_FILE = STATE_DIR / "outputs.json"
-FUNCTIONS_FILE = STATE_DIR / "functions.json"  # for `make invoke` from another shell
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any credentials
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
+SAM_ENV_FILE = STATE_DIR / "sam-env.json"  # `sam local invoke --env-vars` (needs Docker)
+DEFAULT_PORT = 3000
+SAMPLE_EVENT = "events/customers_dynamodb/list.json"
+
+
+class PortInUse(RuntimeError):
+    """The API's port is taken; the message says by what, probably, and what to do."""
+
+
+def _json_error(handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
+    body = json.dumps({"message": message}).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("x-amzn-ErrorType", "GatewayError")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
 
 
 def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
     class ApiGatewayHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "local-api-gateway"
+
+        def __getattr__(self, name: str) -> Any:
+            # Every method, known to http.server or not (TRACE, CONNECT, PROPFIND...), goes
+            # to the API, which answers as API Gateway does: never with an HTML page.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None):  # type: ignore[no-untyped-def]
+            # A request http.server cannot even parse (bad request line, huge headers).
+            self.close_connection = True
+            _json_error(self, code, message or HTTPStatus(code).phrase)
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
@@ -50,8 +76,7 @@ def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
                 remaining = length
                 while remaining > 0:
                     remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
-                refusal = b'{"message": "Request Too Long"}'
-                self._reply(413, {"Content-Type": "application/json"}, refusal)
+                _json_error(self, 413, "Request Too Long")
                 return
             body = self.rfile.read(length) if length else None
             response = api.request(
@@ -74,8 +99,6 @@ def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
         def log_message(self, format: str, *args: Any) -> None:
             if os.environ.get("LOCAL_API_QUIET") != "1":
                 sys.stderr.write(
@@ -90,59 +113,105 @@ class RunningStack:
     stack: LocalStack
     api_url: str
     aws_endpoint_url: str
+    lambda_endpoint_url: str
     outputs: dict[str, Any]
 
 
-def _free_port() -> int:
+def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> ThreadingHTTPServer:
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {port} is already in use on {host} (another `make api`?). Stop it, or "
+                f"choose another port: make api PORT={port + 1}"
+            ) from None
+        raise
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
+    return server
+
+
+def check_port(port: int, host: str = "127.0.0.1") -> None:
+    """Fail in a second, before deploying anything, when the API's port is taken."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"port {port} is already in use on {host} (another `make api`?). Stop it, "
+                    f"or choose another port: make api PORT={port + 1}"
+                ) from None
+            raise
+
+
+def _write_atomically(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(document, indent=2) + "\n")
+    partial.replace(path)
+
+
+def sam_env_vars(stack: LocalStack, endpoint_port: int) -> dict[str, dict[str, str]]:
+    """`sam local invoke --env-vars` for every function: its template variables resolved
+    against this local stack, and the local AWS endpoint as a container reaches it."""
+    container_endpoint = f"http://host.docker.internal:{endpoint_port}"
+    return {
+        logical_id: {
+            name: container_endpoint if name == "AWS_ENDPOINT_URL" else value
+            for name, value in function.config.variables.items()
+        }
+        for logical_id, function in stack.functions.items()
+    }
 
 
 @contextmanager
-def running_stack(port: int | None = None, write_outputs: bool = True) -> Iterator[RunningStack]:
-    """moto server + deployed template + HTTP API; everything stops on exit."""
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ.pop("AWS_PROFILE", None)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    moto.start()
-    http: ThreadingHTTPServer | None = None
+def running_stack(
+    port: int | None = None,
+    write_outputs: bool = True,
+    echo: TextIO | None = None,
+    parameters: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+) -> Iterator[RunningStack]:
+    """The AWS endpoint, the deployed template, the API and the Lambda API; all stop on exit."""
+    if port:
+        check_port(port, host)
+    endpoint = AwsEndpoint(host=host).start()
+    servers: list[ThreadingHTTPServer] = []
     stack: LocalStack | None = None
     try:
-        host, moto_port = moto.get_host_and_port()
-        endpoint = f"http://{host}:{moto_port}"
-        os.environ["AWS_ENDPOINT_URL"] = endpoint  # boto3 >= 1.28 honours it for every client
-        stack = LocalStack().deploy()
-        stack.event_sources.start()  # queue consumers and the stream trigger, continuously
-        stack.on_close(stack.event_sources.stop)
-        http = ThreadingHTTPServer(("127.0.0.1", port or 0), _handler_for(stack.api))
-        http.daemon_threads = True
-        threading.Thread(target=http.serve_forever, daemon=True).start()
-        api_url = f"http://127.0.0.1:{http.server_address[1]}"
-        outputs = stack.outputs(api_url=api_url) | {"AwsEndpointUrl": endpoint}
-        if write_outputs:
-            OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-            functions = {
-                logical_id: {"name": function.name, "environment": function.environment}
-                for logical_id, function in stack.functions.items()
+        with administrator(endpoint):
+            stack = LocalStack(endpoint=endpoint, parameters=parameters or {}, echo=echo).deploy()
+            stack.event_sources.start()  # queue consumers, the stream trigger, schedules
+            api = _listen(port or 0, _handler_for(stack.api), host)
+            servers.append(api)
+            invoke = _listen(0, lambda_api.handler_for(stack.functions), host)
+            servers.append(invoke)
+            api_url = f"http://127.0.0.1:{api.server_address[1]}"
+            lambda_url = f"http://127.0.0.1:{invoke.server_address[1]}"
+            outputs = stack.outputs(api_url=api_url) | {
+                "AwsEndpointUrl": endpoint.url,
+                "LambdaEndpointUrl": lambda_url,
             }
-            FUNCTIONS_FILE.write_text(json.dumps(functions, indent=2) + "\n")
-            # Last and whole (written aside, then renamed): its existence means "ready", and
-            # whoever waits for it never reads it half-written.
-            partial = OUTPUTS_FILE.with_name(OUTPUTS_FILE.name + ".partial")
-            partial.write_text(json.dumps(outputs, indent=2) + "\n")
-            partial.replace(OUTPUTS_FILE)
-        yield RunningStack(stack, api_url, endpoint, outputs)
+            if write_outputs:
+                port_of_endpoint = int(endpoint.url.rsplit(":", 1)[1])
+                _write_atomically(SAM_ENV_FILE, sam_env_vars(stack, port_of_endpoint))
+                # Last: its existence means "ready" (`make wait`), and it is whole.
+                _write_atomically(OUTPUTS_FILE, outputs)
+            yield RunningStack(stack, api_url, endpoint.url, lambda_url, outputs)
     finally:
-        if http is not None:
-            http.shutdown()
-            http.server_close()
+        if write_outputs:
+            OUTPUTS_FILE.unlink(
+                missing_ok=True
+            )  # nobody mistakes a stopped stack for a running one
+        for server in servers:
+            server.shutdown()
+            server.server_close()
         if stack is not None:
             stack.close()
-        moto.stop()
-        os.environ.pop("AWS_ENDPOINT_URL", None)
+        endpoint.stop()
 
 
 def access_note(outputs: dict[str, Any]) -> str:
@@ -156,27 +225,39 @@ def access_note(outputs: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    port = int(os.environ.get("PORT", "3000"))
+    port = int(os.environ.get("PORT") or DEFAULT_PORT)
+    host = os.environ.get("BIND") or "127.0.0.1"
     stop = threading.Event()
     # Explicit handlers: a shell's background job inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with running_stack(port=port) as running:
-        width = max(len(key) for key in running.outputs)
-        print("\nLocal stack is up (moto + in-process functions; no Docker, no AWS account).")
-        print(access_note(running.outputs) + "\n")
-        for key, value in running.outputs.items():
-            print(f"  {key:<{width}}  {value}")
-        print(f"\nOutputs written to {OUTPUTS_FILE}")
-        print(f"Try:  curl -s {running.api_url}/dynamodb/customers")
-        print(f"      aws --endpoint-url {running.aws_endpoint_url} dynamodb list-tables")
-        print("Ctrl-C stops everything.\n", flush=True)
-        try:
+    print(f"Functions run on {interpreter_note('python3.13')}", flush=True)
+    try:
+        with running_stack(port=port, echo=sys.stderr, host=host) as running:
+            outputs = running.outputs
+            width = max(len(key) for key in outputs)
+            print("\nLocal stack is up: moto behind one endpoint, each function in its own")
+            print("execution environments (Lambda Runtime Interface Emulator + awslambdaric).")
+            print(access_note(outputs) + "\n")
+            for key, value in outputs.items():
+                print(f"  {key:<{width}}  {value}")
+            admin = mysql.server()
+            print(f"\nOutputs written to {OUTPUTS_FILE}; function logs in {running.stack.log_dir}")
+            print(f"Try:  curl -s {running.api_url}/dynamodb/customers")
+            print('      make aws ARGS="dynamodb list-tables"')
+            print("      make invoke FN=CustomersDynamoDBFunction EVENT=" + SAMPLE_EVENT)
+            print("      make logs FN=CustomersRdsFunction")
+            print(f"      mysql -h {admin.host} -P {admin.port} -u {admin.user}  (the local MySQL)")
+            print(
+                "State lives in memory: stopping this stack loses it (`make clean` removes .local)."
+            )
+            print(f"Ready: {running.api_url}  (Ctrl-C stops everything)\n", flush=True)
             while not stop.wait(0.5):
                 pass
-        except KeyboardInterrupt:
-            pass
-        print("\nStopping...", flush=True)
+            print("\nStopping...", flush=True)
+    except PortInUse as error:
+        print(f"make api: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,9 +1,10 @@
-"""`make sync PARTNER_URL=<url>`: one scheduled partner sync on the local stack.
+"""`make sync [PARTNER_URL=<url>]`: one scheduled partner sync on the local stack.
 
-Points the feed-URL parameter at PARTNER_URL (when given), runs the fetcher as its schedule
-would, waits until the writer has drained the ingest queue, and prints the counts. With
-`make api` running it uses that stack (its writer drains the queue); otherwise it starts a
-throwaway local stack for the run.
+Points the feed-URL parameter at PARTNER_URL, or, without one, at the bundled local partner
+feed (local_stack.partner_feed, sample rows on 127.0.0.1: the template's default is a
+public URL on the internet). Runs the fetcher as its schedule would, waits until the
+writer has drained the ingest queue, and prints the counts. With `make api` running it
+uses that stack (its writer drains the queue); otherwise it deploys a throwaway stack.
 """
 
 import argparse
@@ -11,17 +12,25 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pymysql
 
-from local_stack.functions import FunctionError, LocalFunction
-from local_stack.invoke import running_endpoint, running_function
-from local_stack.server import OUTPUTS_FILE, running_stack
+from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
+from local_stack.functions import FunctionError
+from local_stack.lambda_api import invoke_remote
+from local_stack.partner_feed import PartnerFeed, sample_rows
+from local_stack.running import running_outputs
+from local_stack.server import running_stack
 
 FETCHER = "PartnerFetcherFunction"
+LOCAL_FEED_ROWS = 25
+
+Invoke = Callable[[dict[str, Any]], Any]  # the fetcher's result, or FunctionError
 
 
 @dataclass
@@ -55,24 +64,30 @@ def _queue_depth(sqs: Any, url: str) -> int:
 
 
 def sync(
-    fetcher: LocalFunction,
+    invoke: Invoke,
     outputs: dict[str, Any],
-    endpoint: str | None,
-    partner_url: str | None,
+    endpoint: str,
+    partner_url: str,
     timeout_s: float = 120,
 ) -> SyncReport:
     """Run the fetcher once and wait until the ingest queue is drained by the writer."""
     started = time.monotonic()
-    ssm = boto3.client("ssm", region_name="us-east-1", endpoint_url=endpoint)
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
-    secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=endpoint)
-    if partner_url:
-        ssm.put_parameter(
-            Name=outputs["PartnerFeedUrlParameterName"], Value=partner_url, Overwrite=True
-        )
-    summary = fetcher.invoke({"id": f"make-sync-{int(time.time())}"}).result
+    session = boto3.session.Session(
+        aws_access_key_id=ADMIN_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=ADMIN_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    ssm = session.client("ssm", endpoint_url=endpoint)
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    secrets = session.client("secretsmanager", endpoint_url=endpoint)
+    ssm.put_parameter(
+        Name=outputs["PartnerFeedUrlParameterName"], Value=partner_url, Overwrite=True
+    )
+    summary = invoke({"id": f"make-sync-{int(time.time())}"})
     deadline = time.monotonic() + timeout_s
-    while _queue_depth(sqs, outputs["IngestQueueUrl"]) and time.monotonic() < deadline:
+    while _queue_depth(sqs, outputs["IngestQueueUrl"]):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the ingest queue was not drained within {timeout_s:.0f}s")
         time.sleep(0.2)
     secret = json.loads(
         secrets.get_secret_value(SecretId=outputs["DatabaseSecretArn"])["SecretString"]
@@ -101,27 +116,48 @@ def print_report(report: SyncReport) -> None:
     print(f"done in {report.seconds:.1f}s")
 
 
+@contextmanager
+def _feed(url: str | None) -> Iterator[str]:
+    """`url`, or the bundled partner feed for as long as the sync runs."""
+    if url:
+        yield url
+        return
+    feed = PartnerFeed(rows=sample_rows(LOCAL_FEED_ROWS)).start()
+    print(f"No PARTNER_URL: using the bundled local partner feed ({feed.url})", file=sys.stderr)
+    try:
+        yield feed.url
+    finally:
+        feed.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("PARTNER_URL") or None)
     args = parser.parse_args(argv)
     try:
-        endpoint = running_endpoint()
-        if endpoint is not None:
-            print(f"Using the running local stack at {endpoint}", file=sys.stderr)
-            fetcher = running_function(FETCHER, endpoint)
-            report = sync(fetcher, json.loads(OUTPUTS_FILE.read_text()), endpoint, args.url)
-        else:
-            print("No running `make api`; starting a throwaway local stack", file=sys.stderr)
-            with running_stack(write_outputs=False) as running:
+        with _feed(args.url) as url:
+            outputs = running_outputs(required=False)
+            if outputs is not None:
+                print(f"Using the running local stack ({outputs['ApiUrl']})", file=sys.stderr)
+                lambda_url = outputs["LambdaEndpointUrl"]
                 report = sync(
-                    running.stack.function(FETCHER),
-                    running.outputs,
-                    running.aws_endpoint_url,
-                    args.url,
+                    lambda event: invoke_remote(lambda_url, FETCHER, event).result,
+                    outputs,
+                    outputs["AwsEndpointUrl"],
+                    url,
                 )
+            else:
+                print("No running `make api`: deploying a throwaway stack", file=sys.stderr)
+                with running_stack(write_outputs=False) as running:
+                    fetcher = running.stack.function(FETCHER)
+                    report = sync(
+                        lambda event: fetcher.invoke(event).result,
+                        running.outputs,
+                        running.aws_endpoint_url,
+                        url,
+                    )
     except FunctionError as error:
-        print(f"sync failed: {error.cause}", file=sys.stderr)
+        print(f"sync failed: {error}", file=sys.stderr)
         sys.stderr.write(error.logs[-3000:])
         return 1
     print_report(report)

@@ -5,6 +5,9 @@ test relies on can drift from what `sam deploy` creates.
 """
 
 import copy
+import hashlib
+import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,8 +126,24 @@ def resolve_language_extensions(
     return resolved
 
 
+_TRANSFORMED: dict[tuple[str, str], SamTemplate] = {}
+_TRANSFORMED_LOCK = threading.Lock()
+
+
 def load_template(path: Path = TEMPLATE, parameters: dict[str, str] | None = None) -> SamTemplate:
-    """Parse and SAM-transform `path`; local code folders become placeholder S3 URIs."""
+    """Parse and SAM-transform `path`; local code folders become placeholder S3 URIs.
+
+    Parsing and transforming take seconds, so the result is kept per process for the same
+    template text and parameters; callers treat it as read-only (deploys copy it)."""
+    text = path.read_text()
+    key = (hashlib.sha256(text.encode()).hexdigest(), json.dumps(parameters or {}, sort_keys=True))
+    with _TRANSFORMED_LOCK:
+        if key not in _TRANSFORMED:
+            _TRANSFORMED[key] = _load_template(path, parameters)
+        return _TRANSFORMED[key]
+
+
+def _load_template(path: Path, parameters: dict[str, str] | None) -> SamTemplate:
     source = load_yaml(path)
     functions = _function_sources(source)
     layers = {

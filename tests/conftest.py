@@ -1,8 +1,11 @@
-"""Session-wide fixtures: fake AWS credentials, moto, and the template deployed into it."""
+"""Session-wide fixtures: the local AWS endpoint, MySQL, and the template deployed into them.
+
+Everything runs as `make api` runs it: moto in server mode behind one endpoint in this
+process, each function in its own execution environments (local_stack.runtime). The test
+process itself acts as the account's administrator; functions act with their own roles.
+"""
 
 import os
-import re
-import uuid
 
 # Before anything imports boto3: never reach a real account from the test suite.
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -12,22 +15,35 @@ os.environ.update(
     AWS_SECRET_ACCESS_KEY="testing",
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
+    AWS_EC2_METADATA_DISABLED="true",
 )
 
+import re  # noqa: E402
+import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from moto import mock_aws  # noqa: E402
 
 from local_stack import mysql  # noqa: E402
+from local_stack.endpoint import AwsEndpoint, administrator  # noqa: E402
 from local_stack.stack import LocalStack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def aws() -> Iterator[None]:
-    """moto for the whole session; tests keep apart by unique data, not fresh accounts."""
-    with mock_aws():
-        yield
+def endpoint() -> Iterator[AwsEndpoint]:
+    """The local AWS endpoint for the whole session; this process is its administrator.
+    Tests keep apart by unique data and stack names, not fresh accounts."""
+    server = AwsEndpoint().start()
+    with administrator(server):
+        yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(endpoint: AwsEndpoint) -> AwsEndpoint:
+    """boto3 clients made in a test reach the local endpoint as the administrator."""
+    return endpoint
 
 
 @pytest.fixture(scope="session")
@@ -39,20 +55,40 @@ def mysql_server() -> Iterator[mysql.ServerAddress]:
 
 
 @pytest.fixture(scope="session")
-def stack(aws: None, mysql_server: mysql.ServerAddress) -> Iterator[LocalStack]:
-    """template.yaml deployed into moto, with its functions and API in process."""
-    deployed = LocalStack().deploy()
+def function_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("function-logs")
+
+
+def deploy(
+    endpoint: AwsEndpoint,
+    logs: Path,
+    name: str = "customer-platform",
+    parameters: dict[str, str] | None = None,
+) -> LocalStack:
+    return LocalStack(
+        endpoint=endpoint, stack_name=name, parameters=parameters or {}, log_dir=logs / name
+    ).deploy()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    endpoint: AwsEndpoint, mysql_server: mysql.ServerAddress, function_logs: Path
+) -> Iterator[LocalStack]:
+    """template.yaml deployed with its defaults; functions in their own environments."""
+    deployed = deploy(endpoint, function_logs)
     yield deployed
     deployed.close()
 
 
 @pytest.fixture
 def fresh_stack(
-    aws: None, mysql_server: mysql.ServerAddress, request: pytest.FixtureRequest
+    endpoint: AwsEndpoint,
+    mysql_server: mysql.ServerAddress,
+    function_logs: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[LocalStack]:
     """A second, private copy of the stack for tests that break things on purpose."""
     readable = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:24].strip("-")
-    name = f"t-{readable}-{uuid.uuid4().hex[:8]}"
-    deployed = LocalStack(stack_name=name).deploy()
+    deployed = deploy(endpoint, function_logs, f"t-{readable}-{uuid.uuid4().hex[:8]}")
     yield deployed
     deployed.close()

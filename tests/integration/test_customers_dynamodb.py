@@ -24,7 +24,7 @@ def table_name(stack: LocalStack) -> str:
 @pytest.fixture
 def repo(stack: LocalStack, table_name: str) -> DynamoDBCustomerRepository:
     aws.reset_clients()
-    env = stack.cloud.function_environment("CustomersDynamoDBFunction")
+    env = stack.function("CustomersDynamoDBFunction").config.variables
     return DynamoDBCustomerRepository(aws.dynamodb(), table_name, env["CUSTOMERS_LIST_INDEX_NAME"])
 
 

@@ -2,6 +2,7 @@
 ResponseURL out, on every path (FAILED included), with Delete as a no-op."""
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -132,7 +133,10 @@ def test_a_failure_still_answers_with_failed_and_a_reason_that_leaks_nothing(
     [response] = bucket.received
     body = response["body"]
     assert body["Status"] == "FAILED"
-    assert body["Reason"] == "Create failed; see log stream local"
+    # Lambda's log stream name of the execution environment: YYYY/MM/DD/[$LATEST]<32 hex>
+    assert re.fullmatch(
+        r"Create failed; see log stream \d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", body["Reason"]
+    )
     assert document["password"] not in json.dumps(body)
     assert result["Status"] == "FAILED"
 

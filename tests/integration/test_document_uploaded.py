@@ -177,7 +177,7 @@ def test_a_notification_that_keeps_failing_ends_in_the_dead_letter_queue(
     documents = DocumentsClient(fresh_stack.api)
     slot = documents.create()
     # the checker starts (cold) with a table name that does not exist: every attempt fails
-    fresh_stack.function(FUNCTION).environment["DOCUMENTS_TABLE_NAME"] = "no-such-table"
+    fresh_stack.update_function_configuration(FUNCTION, DOCUMENTS_TABLE_NAME="no-such-table")
     upload(slot, b"%PDF-1.7 doomed")
 
     mapping = notifications(fresh_stack)

@@ -1,12 +1,16 @@
 """The documents bucket, table and permissions exactly as template.yaml declares them: what
 the local stack built in moto, and the resolved policies moto cannot enforce."""
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from local_stack.endpoint import AwsEndpoint
 from local_stack.stack import LocalStack
+from tests.conftest import deploy
 
 PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAA\n-----END PUBLIC KEY-----"
 OBJECT_ACTIONS = {
@@ -56,11 +60,15 @@ def s3(stack: LocalStack) -> Any:
 
 
 @pytest.fixture(scope="module")
-def cdn_stack(aws: None) -> LocalStack:
-    return LocalStack(
-        stack_name="t-documents-cdn",
-        parameters={"EnableDocumentsCdn": "true", "DocumentsCdnPublicKeyPem": PUBLIC_KEY},
-    ).deploy()
+def cdn_stack(aws: AwsEndpoint, function_logs: Path) -> Iterator[LocalStack]:
+    deployed = deploy(
+        aws,
+        function_logs,
+        "t-documents-cdn",
+        {"EnableDocumentsCdn": "true", "DocumentsCdnPublicKeyPem": PUBLIC_KEY},
+    )
+    yield deployed
+    deployed.close()
 
 
 # -- the bucket moto holds -----------------------------------------------------------------------
@@ -287,10 +295,8 @@ def test_with_the_cdn_on_kms_cloudfront_may_decrypt_for_this_accounts_distributi
     assert "CloudFrontDecryptsDocumentsForThisAccountsDistributions" not in sids(stack)
 
 
-def test_sse_s3_by_parameter(aws: None):
-    deployed = LocalStack(
-        stack_name="t-documents-sse-s3", parameters={"DocumentsEncryption": "SSE-S3"}
-    ).deploy()
+def test_sse_s3_by_parameter(aws: AwsEndpoint, function_logs: Path):
+    deployed = deploy(aws, function_logs, "t-documents-sse-s3", {"DocumentsEncryption": "SSE-S3"})
     s3 = boto3.client("s3", region_name=deployed.region)
 
     (rule,) = s3.get_bucket_encryption(Bucket=deployed.cloud.physical_id("DocumentsBucket"))[

@@ -39,7 +39,7 @@ FUNCTIONS = {"dynamodb": "CustomersDynamoDBFunction", "rds": "CustomersRdsFuncti
 
 def dynamodb_repository(stack: LocalStack) -> CustomerRepository:
     aws.reset_clients()
-    env = stack.cloud.function_environment(FUNCTIONS["dynamodb"])
+    env = stack.function(FUNCTIONS["dynamodb"]).config.variables
     return DynamoDBCustomerRepository(
         aws.dynamodb(), env["CUSTOMERS_TABLE_NAME"], env["CUSTOMERS_LIST_INDEX_NAME"]
     )

@@ -8,14 +8,17 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from customer_platform import aws
+from local_stack.endpoint import AwsEndpoint
 from local_stack.event_sources import SqsMapping
 from local_stack.stack import LocalStack
+from tests.conftest import deploy
 from tests.support.customers import CustomersClient, unique_email
 
 PUBLISHER = "CustomerEventsPublisherFunction"
@@ -262,11 +265,13 @@ def test_events_keep_flowing_after_a_refused_write(fanout: LocalStack, backend: 
 
 
 @pytest.fixture
-def ses_stack(aws: None, mysql_server: Any) -> Iterator[LocalStack]:
-    deployed = LocalStack(
-        stack_name=f"t-ses-{uuid.uuid4().hex[:8]}",
-        parameters={"WelcomeSenderEmail": "welcome@example.com"},
-    ).deploy()
+def ses_stack(aws: AwsEndpoint, mysql_server: Any, function_logs: Path) -> Iterator[LocalStack]:
+    deployed = deploy(
+        aws,
+        function_logs,
+        f"t-ses-{uuid.uuid4().hex[:8]}",
+        {"WelcomeSenderEmail": "welcome@example.com"},
+    )
     deployed.cloud.client("sesv2").create_email_identity(EmailIdentity="welcome@example.com")
     yield deployed
     deployed.close()

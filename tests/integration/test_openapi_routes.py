@@ -8,6 +8,7 @@ Then real responses of the local stack are checked against the document's schema
 
 import json
 import re
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,28 @@ def matches(pattern: str, path: str) -> bool:
     return len(left) == len(right) and all(a in ("{}", b) for a, b in zip(left, right, strict=True))
 
 
+_LIST_ROUTES = """
+import json
+from app import app
+routes = app._static_routes + app._dynamic_routes
+print(json.dumps(sorted({(r.method.upper(), r.path) for r in routes})))
+"""
+
+
 def code_routes(stack: LocalStack, function_id: str) -> set[Route]:
-    """What the function's resolver serves (its Powertools routes)."""
-    app = stack.function(function_id).module("app").app
-    return {
-        (route.method.upper(), normalized(route.path))
-        for route in app._static_routes + app._dynamic_routes
-    }
+    """What the function's resolver serves (its Powertools routes): its handler module
+    imported by the function's own interpreter, in its built folder and environment."""
+    spec = stack.function(function_id).pool.spec
+    listed = subprocess.run(  # noqa: S603 - the function's interpreter, fixed code
+        [str(spec.interpreter), "-S", "-c", _LIST_ROUTES],
+        cwd=spec.task_dir,
+        env=spec.environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return {(method, normalized(path)) for method, path in json.loads(listed.stdout)}
 
 
 def api_functions(stack: LocalStack) -> dict[str, set[Route]]:

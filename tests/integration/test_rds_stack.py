@@ -5,13 +5,16 @@ existing-database mode that creates none of it."""
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from customer_platform.database import Credentials
+from local_stack.endpoint import AwsEndpoint
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
+from tests.conftest import deploy
 from tests.support.customers import CustomersClient
 from tests.support.mysql import admin, scratch_credentials
 
@@ -142,8 +145,10 @@ def existing(mysql_server: ServerAddress) -> Iterator[Credentials]:
 
 
 @pytest.fixture
-def existing_mode(aws: None, existing: Credentials) -> Iterator[tuple[LocalStack, str]]:
-    import boto3  # noqa: PLC0415 - inside moto's mock
+def existing_mode(
+    aws: AwsEndpoint, existing: Credentials, function_logs: Path
+) -> Iterator[tuple[LocalStack, str]]:
+    import boto3  # noqa: PLC0415
 
     secret_arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
         Name=f"existing-db-{uuid.uuid4().hex[:8]}",
@@ -158,14 +163,16 @@ def existing_mode(aws: None, existing: Credentials) -> Iterator[tuple[LocalStack
             }
         ),
     )["ARN"]
-    deployed = LocalStack(
-        stack_name=f"t-existing-{uuid.uuid4().hex[:8]}",
-        parameters={
+    deployed = deploy(
+        aws,
+        function_logs,
+        f"t-existing-{uuid.uuid4().hex[:8]}",
+        {
             "ExistingDatabaseSecretArn": secret_arn,
             "ExistingDatabaseSubnetIds": "subnet-0123abcd,subnet-4567ef01",
             "ExistingDatabaseSecurityGroupIds": "sg-0123abcd",
         },
-    ).deploy()
+    )
     yield deployed, secret_arn
     deployed.close()
 

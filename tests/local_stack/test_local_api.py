@@ -51,21 +51,21 @@ def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     state = tmp_path_factory.mktemp("local-state")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"PORT": str(free_port()), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
+    log = state / "make-api.log"  # a file, not a pipe: function logs stream there freely
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack.server"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
     outputs_file = state / "outputs.json"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not outputs_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"make api did not start:\n{output}")
+            pytest.fail(f"make api did not start:\n{log.read_text()}")
         time.sleep(0.1)
     outputs = json.loads(outputs_file.read_text())
     yield {"process": process, "outputs": outputs, "outputs_file": str(outputs_file)}

@@ -1,58 +1,41 @@
-"""moto in server mode: S3 over real HTTP, as a browser or curl sees it.
+"""Documents over real HTTP: the presigned URLs the API hands out, used with `requests`.
 
-`ThreadedMotoServer` listens on 127.0.0.1 on a free port; template.yaml is deployed into
-it exactly as `make api` does (AWS_ENDPOINT_URL points boto3, and so every function, at
-the server), and the presigned URLs the API hands out are then used with `requests`.
-The server runs in this process, so it shares moto's backends with `mock_aws`: a test of
-another module that runs in between on the same worker still finds its own resources.
+Every stack is served by the local AWS endpoint (moto in server mode), exactly as `make api`
+serves it, so the URLs point at a real socket.
 """
 
-import logging
-import os
-import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
+from local_stack.endpoint import AwsEndpoint
+from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
+from tests.conftest import deploy
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    saved = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    try:
-        yield endpoint
-    finally:
-        if saved is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = saved
-        server.stop()
-
-
-def deployed(parameters: dict[str, str] | None = None) -> LocalStack:
-    name = f"http-{uuid.uuid4().hex[:8]}"
-    return LocalStack(stack_name=name, parameters=parameters or {}).deploy()
+def http_stack(stack: LocalStack) -> LocalStack:
+    """The template with its defaults (900 s URLs, 10 MiB uploads)."""
+    return stack
 
 
 @pytest.fixture(scope="module")
-def http_stack(moto_endpoint: str) -> Iterator[LocalStack]:
-    """The template with its defaults (900 s URLs, 10 MiB uploads), behind the moto server."""
-    stack = deployed()
-    yield stack
-    stack.close()
-
-
-@pytest.fixture(scope="module")
-def tight_stack(moto_endpoint: str) -> Iterator[LocalStack]:
+def tight_stack(
+    endpoint: AwsEndpoint, mysql_server: ServerAddress, function_logs: Path
+) -> Iterator[LocalStack]:
     """The template with an hour of URL validity and a 1 KiB upload limit."""
-    stack = deployed({"DocumentsUrlExpirySeconds": "3600", "DocumentsMaxUploadBytes": "1024"})
-    yield stack
-    stack.close()
+    deployed = deploy(
+        endpoint,
+        function_logs,
+        "tight-documents",
+        {"DocumentsUrlExpirySeconds": "3600", "DocumentsMaxUploadBytes": "1024"},
+    )
+    yield deployed
+    deployed.close()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(endpoint: AwsEndpoint) -> str:
+    return endpoint.url

@@ -1,0 +1,385 @@
+"""Execution environments: the Lambda Runtime Interface Emulator running awslambdaric.
+
+One environment is one process pair, as one Lambda execution environment is one microVM:
+SAM CLI's bundled RIE (`samcli/local/rapid/aws-lambda-rie-<arch>`, the emulator
+`sam local invoke` runs inside its container) on two explicit 127.0.0.1 ports, starting
+`python -m awslambdaric <Handler>` in the function's built folder with nothing in its
+environment but what Lambda would set. The RIE enforces the function's timeout, prints
+START / END / REPORT around each invocation and answers a runtime crash with a 502.
+
+A pool per function keeps Lambda's rules: one invocation at a time per environment (the
+RIE cannot take a second concurrent one), a new environment when all are busy, up to the
+function's reserved concurrency (or a local cap), idle ones stopped after a while, and a
+timed-out, crashed or failed-to-initialise environment discarded, so the next call is cold.
+"""
+
+import contextlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_stack.runtime.reaper import Reaper, stop_group
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# Lambda's synchronous invocation limits: 6 MB in and out (6 * 1024 * 1024 bytes).
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# What the RIE answers on a timeout (status 200, plain text).
+_TIMED_OUT = "Task timed out after"
+_START_TIMEOUT_S = 10.0
+
+
+def rie_binary() -> Path:
+    """The RIE that SAM CLI ships for this machine's architecture."""
+    import samcli  # noqa: PLC0415 - only where the runtime starts
+
+    machine = os.uname().machine.lower()
+    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        machine
+    )
+    binary = Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
+    if arch is None or not binary.exists():
+        raise RuntimeError(
+            f"no Lambda Runtime Interface Emulator for {machine} in SAM CLI ({binary}); "
+            "reinstall the venv with `make venv`"
+        )
+    return binary
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything an execution environment of one function needs, resolved."""
+
+    logical_id: str
+    name: str  # the physical function name
+    handler: str
+    timeout_s: int
+    memory_mb: int
+    task_dir: Path
+    interpreter: Path
+    environment: dict[str, str] = field(repr=False)
+
+
+@dataclass
+class Invocation:
+    """A successful invocation: the handler's result and the logs it wrote."""
+
+    result: Any
+    logs: str
+    duration_ms: float
+    request_id: str
+    cold: bool
+
+
+class FunctionError(Exception):
+    """The invocation failed as Lambda reports a failure (the payload has errorType and
+    errorMessage): an error the handler raised, a timeout, an initialisation failure or a
+    runtime exit. `logs` holds what the function wrote, as CloudWatch would."""
+
+    def __init__(self, function: str, error: dict[str, Any], logs: str) -> None:
+        self.function = function
+        self.error = error
+        self.error_type = str(error.get("errorType", "Unknown"))
+        self.logs = logs
+        super().__init__(f"{function} failed: {self.error_type}: {error.get('errorMessage', '')}")
+
+    @property
+    def timed_out(self) -> bool:
+        return self.error_type == "Sandbox.Timedout"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+LogCallback = Callable[[str], None]  # one complete log line of a function
+
+
+class ExecutionEnvironment:
+    """One RIE process (and the runtime it starts) serving one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, reaper: Reaper, on_line: LogCallback) -> None:
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        self.invocations = 0
+        self.last_used = time.monotonic()
+        self._on_line = on_line
+        self._reaper = reaper
+        self._capture: list[str] | None = None
+        self._report = threading.Event()
+        self._lock = threading.Lock()
+        self.process, self.port = self._start()
+        self._reader = threading.Thread(
+            target=self._read, name=f"logs-{spec.logical_id}-{self.id[:8]}", daemon=True
+        )
+        self._reader.start()
+
+    def _start(self) -> tuple["subprocess.Popen[bytes]", int]:
+        for _ in range(3):  # a port taken between probing and binding: try other ports
+            invoke_port, runtime_port = _free_port(), _free_port()
+            process = subprocess.Popen(  # noqa: S603 - SAM CLI's RIE, fixed arguments
+                [
+                    str(rie_binary()),
+                    "--log-level",
+                    "error",
+                    "--runtime-interface-emulator-address",
+                    f"127.0.0.1:{invoke_port}",
+                    "--runtime-api-address",
+                    f"127.0.0.1:{runtime_port}",
+                    str(self.spec.interpreter),
+                    "-S",  # only what PYTHONPATH names: no site-packages of this machine
+                    "-m",
+                    "awslambdaric",
+                    self.spec.handler,
+                ],
+                cwd=self.spec.task_dir,
+                env=self.spec.environment
+                | {"AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.id}"},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._reaper.register(process.pid)
+            deadline = time.monotonic() + _START_TIMEOUT_S
+            while time.monotonic() < deadline and process.poll() is None:
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", invoke_port), timeout=0.5),
+                ):
+                    return process, invoke_port
+                time.sleep(0.01)
+            self._stop_process(process)
+        raise RuntimeError(f"{self.spec.logical_id}: the runtime emulator did not start")
+
+    def _stop_process(self, process: "subprocess.Popen[bytes]") -> None:
+        stop_group(process)
+        self._reaper.forget(process.pid)
+
+    # -- logs ---------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        if stream is None:  # pragma: no cover - always a pipe
+            return
+        for raw in stream:
+            # awslambdaric joins a multi-line record with \r (one CloudWatch event per record)
+            for line in raw.decode("utf-8", "replace").rstrip("\n").split("\r"):
+                self._line(line)
+        self._report.set()  # the process ended: nobody waits for a REPORT line any longer
+
+    def _line(self, line: str) -> None:
+        self._on_line(line)
+        capture = self._capture
+        if capture is not None:
+            capture.append(line)
+            if line.startswith("REPORT RequestId:"):
+                self._report.set()
+
+    # -- invocation ---------------------------------------------------------------------
+
+    def invoke(self, payload: bytes, trace_header: str) -> tuple[int, bytes, list[str]]:
+        """POST the event to the RIE; the status, the body and the invocation's log lines."""
+        with self._lock:
+            self.invocations += 1
+            captured: list[str] = []
+            self._report.clear()
+            self._capture = captured
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=self.spec.timeout_s + 30
+            )
+            try:
+                connection.request(
+                    "POST", INVOKE_PATH, body=payload, headers={"X-Amzn-Trace-Id": trace_header}
+                )
+                response = connection.getresponse()
+                status, body = response.status, response.read()
+            finally:
+                connection.close()
+            # The RIE prints REPORT before it answers; give the reader a moment to get there.
+            self._report.wait(timeout=2.0 if status == 200 else 0.3)
+            self._capture = None
+            self.last_used = time.monotonic()
+            return status, body, captured
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        self._stop_process(self.process)
+        self._reader.join(timeout=2)
+
+
+def _request_id(lines: list[str]) -> str:
+    for line in lines:
+        if line.startswith("START RequestId: "):
+            return line.split()[2]
+    return ""
+
+
+class FunctionPool:
+    """The execution environments of one function."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        reaper: Reaper,
+        max_environments: int,
+        on_line: Callable[[str, str], None],
+    ) -> None:
+        self.spec = spec
+        self.max_environments = max(1, max_environments)
+        self._reaper = reaper
+        self._on_line = on_line
+        self._idle: list[ExecutionEnvironment] = []
+        self._busy: set[ExecutionEnvironment] = set()
+        self._starting = 0
+        self._condition = threading.Condition()
+        self._closed = False
+        self.started = 0  # environments started so far (cold starts)
+
+    # -- environments -------------------------------------------------------------------
+
+    def _acquire(self) -> tuple[ExecutionEnvironment, bool]:
+        with self._condition:
+            while True:
+                if self._closed:
+                    raise RuntimeError(f"{self.spec.logical_id}: the local stack is stopping")
+                while self._idle:
+                    environment = self._idle.pop()  # the most recently used: warmest
+                    if environment.alive:
+                        self._busy.add(environment)
+                        return environment, False
+                    environment.stop()
+                if len(self._busy) + self._starting < self.max_environments:
+                    self._starting += 1
+                    break
+                self._condition.wait()
+        try:
+            environment = ExecutionEnvironment(
+                self.spec, self._reaper, lambda line: self._on_line(self.spec.logical_id, line)
+            )
+        finally:
+            with self._condition:
+                self._starting -= 1
+                self._condition.notify_all()
+        with self._condition:
+            self.started += 1
+            self._busy.add(environment)
+        return environment, True
+
+    def _release(self, environment: ExecutionEnvironment, keep: bool) -> None:
+        with self._condition:
+            self._busy.discard(environment)
+            if keep and not self._closed and environment.alive:
+                self._idle.append(environment)
+                environment = None  # type: ignore[assignment]
+            self._condition.notify_all()
+        if environment is not None:
+            environment.stop()
+
+    @property
+    def environments(self) -> int:
+        with self._condition:
+            return len(self._idle) + len(self._busy)
+
+    def stop_idle(self, idle_for_s: float) -> int:
+        """Stop environments unused for `idle_for_s` seconds, as Lambda reclaims them."""
+        now = time.monotonic()
+        with self._condition:
+            stale = [e for e in self._idle if now - e.last_used >= idle_for_s]
+            self._idle = [e for e in self._idle if e not in stale]
+        for environment in stale:
+            environment.stop()
+        return len(stale)
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            environments = [*self._idle, *self._busy]
+            self._idle, self._busy = [], set()
+            self._condition.notify_all()
+        for environment in environments:
+            environment.stop()
+
+    # -- invoking -----------------------------------------------------------------------
+
+    def invoke(self, event: Any) -> Invocation:
+        payload = json.dumps(event).encode()
+        if len(payload) > MAX_REQUEST_BYTES:
+            raise FunctionError(
+                self.spec.name,
+                {
+                    "errorType": "RequestEntityTooLargeException",
+                    "errorMessage": f"Request must be smaller than {MAX_REQUEST_BYTES} bytes "
+                    "for the InvokeFunction operation",
+                },
+                "",
+            )
+        environment, cold = self._acquire()
+        keep = False
+        started = time.perf_counter()
+        try:
+            status, body, lines = environment.invoke(payload, _trace_header())
+            keep, outcome = self._classify(status, body, lines)
+        finally:
+            self._release(environment, keep)
+        duration_ms = (time.perf_counter() - started) * 1000
+        logs = "".join(f"{line}\n" for line in lines)
+        if isinstance(outcome, dict) and outcome.get("__error__"):
+            raise FunctionError(self.spec.name, outcome["__error__"], logs)
+        return Invocation(outcome, logs, duration_ms, _request_id(lines), cold)
+
+    def _classify(self, status: int, body: bytes, lines: list[str]) -> tuple[bool, Any]:
+        """(keep the environment?, result or {"__error__": Lambda's error payload})."""
+        text = body.decode("utf-8", "replace")
+        request_id = _request_id(lines)
+        if status == 200 and text.startswith(_TIMED_OUT):
+            return False, {
+                "__error__": {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: {text}",
+                }
+            }
+        try:
+            parsed = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = None
+            if status == 200:
+                return True, text  # a handler may return any JSON value; RIE passes it through
+        if status != 200:
+            error = parsed if isinstance(parsed, dict) else {"errorMessage": text}
+            error.setdefault("errorType", "Runtime.Unknown")
+            return False, {"__error__": error}
+        if len(body) > MAX_RESPONSE_BYTES:
+            return True, {
+                "__error__": {
+                    "errorType": "Function.ResponseSizeTooLarge",
+                    "errorMessage": f"Response payload size ({len(body)} bytes) exceeded "
+                    f"maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                }
+            }
+        if isinstance(parsed, dict) and {"errorMessage", "errorType"} <= parsed.keys():
+            # The handler raised (or initialisation failed: Runtime.* errors reset the
+            # environment in Lambda, so the next call initialises again).
+            return not str(parsed["errorType"]).startswith("Runtime."), {"__error__": parsed}
+        return True, parsed
+
+
+def _trace_header() -> str:
+    """A sampled X-Ray trace header, as Lambda passes one to a function with active tracing."""
+    epoch = f"{int(time.time()):08x}"
+    return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"

@@ -1,0 +1,28 @@
+"""A function for testing the local runtime itself (not part of the stack).
+
+The event says what to do: sleep, exit the process, or report the environment; every
+call reports the process id, so a test can tell which execution environment served it.
+"""
+
+import os
+import time
+from typing import Any
+
+STARTED = time.time()  # once per execution environment (the init phase)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    print(f"probe {event.get('tag', '')} in {os.getpid()}")
+    if event.get("sleep"):
+        time.sleep(float(event["sleep"]))
+    if "exit" in event:
+        os._exit(int(event["exit"]))
+    if event.get("raise"):
+        raise ValueError(str(event["raise"]))
+    return {
+        "pid": os.getpid(),
+        "started": STARTED,
+        "environment": dict(os.environ) if event.get("environment") else None,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "memory": context.memory_limit_in_mb,
+    }

@@ -1,0 +1,256 @@
+"""The local runtime keeps Lambda's rules for execution environments.
+
+A probe function (tests/local_stack/probe_function, not part of the stack) runs under the
+same runtime as the stack's functions: the Lambda Runtime Interface Emulator and
+awslambdaric, on the template's Python. Each test breaks one rule's guard if it is
+removed; the mutation it catches is named in its docstring.
+"""
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack.functions import FunctionError
+from local_stack.runtime import FunctionPool, LocalRuntime, new_credentials
+from local_stack.runtime.environment import RESERVED, FunctionConfig
+
+PROBE = Path(__file__).with_name("probe_function")
+TIMEOUT_S = 2
+UNREACHABLE_AWS = "http://127.0.0.1:9"  # the probe makes no AWS call
+# What Lambda sets (plus the RIE's own AWS_LAMBDA_RUNTIME_API and the X-Ray switch); a
+# variable outside this list in a function's process came from somewhere else.
+LAMBDA_VARIABLES = {
+    *RESERVED,
+    "AWS_LAMBDA_FUNCTION_TIMEOUT",
+    "AWS_LAMBDA_FUNCTION_HANDLER",
+    "AWS_ENDPOINT_URL",
+    "AWS_LAMBDA_METADATA_API",
+    "AWS_LAMBDA_METADATA_TOKEN",
+    "LANG",
+    "TZ",
+    "PATH",
+    "PYTHONPATH",
+    "LC_CTYPE",  # Python sets it itself when it coerces the C locale
+}
+
+
+def config(name: str, **changes: Any) -> FunctionConfig:
+    settings: dict[str, Any] = {
+        "logical_id": name,
+        "name": f"runtime-test-{name}",
+        "handler": "app.handler",
+        "runtime": "python3.13",
+        "timeout_s": TIMEOUT_S,
+        "memory_mb": 256,
+        "variables": {"GREETING": "hello"},
+        "log_group": f"/aws/lambda/runtime-test-{name}",
+        "tracing": False,
+        "reserved_concurrency": None,
+        "role_arn": "arn:aws:iam::123456789012:role/runtime-test",
+        "layer_ids": (),
+    }
+    return FunctionConfig(**(settings | changes))
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    local = LocalRuntime(log_dir=tmp_path_factory.mktemp("runtime-logs"))
+    yield local
+    local.close()
+
+
+def add(runtime: LocalRuntime, name: str, **changes: Any) -> FunctionPool:
+    return runtime.add(
+        config(name, **changes),
+        code_dir=PROBE,
+        layers={},
+        region="us-east-1",
+        credentials=new_credentials(),
+        endpoint_url=UNREACHABLE_AWS,
+    )
+
+
+def test_a_function_past_its_timeout_is_cut_off_and_its_next_call_is_cold(runtime: LocalRuntime):
+    """Catches: AWS_LAMBDA_FUNCTION_TIMEOUT not passed to the emulator (it then allows
+    300 s), or a timed-out environment kept in the pool (the next call would be warm)."""
+    pool = add(runtime, "timeout")
+    first = pool.invoke({"tag": "warm-up"}).result
+
+    started = time.monotonic()
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"sleep": TIMEOUT_S + 3})
+    elapsed = time.monotonic() - started
+
+    assert failure.value.timed_out
+    assert f"Task timed out after {TIMEOUT_S}.00 seconds" in failure.value.error["errorMessage"]
+    assert elapsed < TIMEOUT_S + 2.5, "cut off at the template's timeout, not after the sleep"
+    after = pool.invoke({"tag": "after"})
+    assert after.cold
+    assert after.result["pid"] != first["pid"]
+
+
+def test_concurrent_calls_run_in_several_environments_side_by_side(runtime: LocalRuntime):
+    """Catches: one environment (or a global lock) serving every call in turn."""
+    pool = add(runtime, "concurrent")
+    calls = 4
+    started = time.monotonic()
+    with ThreadPoolExecutor(calls) as executor:
+        results = list(executor.map(lambda _: pool.invoke({"sleep": 1.5}).result, range(calls)))
+    elapsed = time.monotonic() - started
+
+    assert len({result["pid"] for result in results}) > 1
+    assert elapsed < calls * 1.5 * 0.75, "in turn, the calls would take 6 s"
+
+
+def test_environments_never_exceed_the_reserved_concurrency(runtime: LocalRuntime):
+    """Catches: the pool ignoring ReservedConcurrentExecutions."""
+    pool = add(runtime, "reserved", reserved_concurrency=1)
+    with ThreadPoolExecutor(3) as executor:
+        results = list(executor.map(lambda _: pool.invoke({"sleep": 0.3}).result, range(3)))
+
+    assert len({result["pid"] for result in results}) == 1
+    assert pool.started == 1
+
+
+def test_a_slow_function_does_not_delay_another(runtime: LocalRuntime):
+    """Catches: a lock shared by all functions (the in-process runtime had one)."""
+    slow, quick = add(runtime, "slow"), add(runtime, "quick")
+    quick.invoke({"tag": "warm-up"})
+    slow.invoke({"tag": "warm-up"})
+    busy = threading.Thread(target=lambda: slow.invoke({"sleep": 1.8}))
+    busy.start()
+    time.sleep(0.2)
+
+    started = time.monotonic()
+    quick.invoke({"tag": "meanwhile"})
+    waited = time.monotonic() - started
+    busy.join()
+
+    assert waited < 1.0, "the quick function waited for the slow one"
+
+
+def test_a_function_sees_only_what_lambda_sets_and_its_template_variables(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+):
+    """Catches: the host's environment passed to the emulator (env=None, or a copy of
+    os.environ), which would let a variable missing from template.yaml work locally."""
+    monkeypatch.setenv("EXPORTED_IN_THE_HOST_SHELL", "leaked")
+    pool = add(runtime, "environment")
+
+    seen = pool.invoke({"environment": True}).result["environment"]
+
+    assert "EXPORTED_IN_THE_HOST_SHELL" not in seen
+    assert seen["GREETING"] == "hello"
+    assert set(seen) - {"GREETING"} <= LAMBDA_VARIABLES, set(seen) - LAMBDA_VARIABLES
+    assert seen["AWS_LAMBDA_FUNCTION_NAME"] == "runtime-test-environment"
+    assert seen["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert seen["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
+    assert seen["AWS_REGION"] == "us-east-1"
+    assert seen["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+
+
+def test_two_functions_have_distinct_credentials(runtime: LocalRuntime):
+    """Catches: one set of credentials shared by every function (no per-role check
+    would then be possible)."""
+    one, two = add(runtime, "credentials-one"), add(runtime, "credentials-two")
+
+    keys = {
+        pool.invoke({"environment": True}).result["environment"]["AWS_ACCESS_KEY_ID"]
+        for pool in (one, two)
+    }
+
+    assert len(keys) == 2
+
+
+def test_a_crashed_environment_is_replaced(runtime: LocalRuntime):
+    """Catches: a dead environment returned to the pool (every later call would fail)."""
+    pool = add(runtime, "crash")
+    before = pool.invoke({"tag": "before"}).result["pid"]
+
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"exit": 3})
+
+    assert failure.value.error_type == "Runtime.ExitError"
+    after = pool.invoke({"tag": "after"})
+    assert after.cold
+    assert after.result["pid"] != before
+
+
+def test_a_handler_error_is_a_function_error_with_its_logs_and_the_environment_stays_warm(
+    runtime: LocalRuntime,
+):
+    """Catches: a function error classified as a success, or its environment discarded."""
+    pool = add(runtime, "error")
+    before = pool.invoke({"tag": "before"}).result["pid"]
+
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"raise": "boom", "tag": "failing"})
+
+    assert failure.value.error["errorType"] == "ValueError"
+    assert failure.value.error["errorMessage"] == "boom"
+    assert "probe failing" in failure.value.logs
+    after = pool.invoke({"tag": "after"})
+    assert not after.cold
+    assert after.result["pid"] == before
+
+
+def test_each_invocation_gets_its_own_log_lines_and_the_file_keeps_them_all(
+    runtime: LocalRuntime,
+):
+    """Catches: log lines of one invocation attributed to another, or not written to
+    .local/logs/<LogicalId>.log."""
+    pool = add(runtime, "logs")
+
+    first = pool.invoke({"tag": "first"})
+    second = pool.invoke({"tag": "second"})
+
+    for invocation, tag, other in ((first, "first", "second"), (second, "second", "first")):
+        lines = invocation.logs.splitlines()
+        assert lines[0].startswith(f"START RequestId: {invocation.request_id}")
+        assert lines[-1].startswith(f"REPORT RequestId: {invocation.request_id}")
+        assert f"probe {tag} in" in invocation.logs
+        assert f"probe {other} in" not in invocation.logs
+    written = runtime.logs.path("logs").read_text()
+    assert written.index("probe first") < written.index("probe second")
+
+
+def test_the_context_carries_the_template_timeout_and_memory(runtime: LocalRuntime):
+    """Catches: the context built from defaults instead of the function's configuration."""
+    pool = add(runtime, "context", timeout_s=7, memory_mb=1024)
+
+    result = pool.invoke({}).result
+
+    assert 5000 < result["remaining_ms"] <= 7000
+    assert int(result["memory"]) == 1024  # a string, as awslambdaric and Lambda give it
+
+
+def test_a_request_over_six_megabytes_is_refused_before_any_environment_starts(
+    runtime: LocalRuntime,
+):
+    """Catches: Lambda's 6 MB synchronous payload limit not applied."""
+    pool = add(runtime, "payload")
+
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"data": "x" * (6 * 1024 * 1024)})
+
+    assert failure.value.error_type == "RequestEntityTooLargeException"
+    assert pool.started == 0
+
+
+def test_idle_environments_are_stopped(runtime: LocalRuntime):
+    """Catches: environments kept for ever (a long `make api` would pile them up)."""
+    pool = add(runtime, "idle")
+    pid = pool.invoke({}).result["pid"]
+
+    stopped = pool.stop_idle(idle_for_s=0)
+
+    assert stopped == 1
+    assert pool.environments == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
