@@ -46,12 +46,13 @@ def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]
         return error.code, json.loads(error.read() or b"null")
 
 
-@pytest.fixture(scope="module")
-def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state = tmp_path_factory.mktemp("local-state")
+def start_make_api(state: Path, **extra: str) -> subprocess.Popen[str]:
+    """`make api` as a user starts it, in a process group of its own; its output to a file
+    (not a pipe: function logs stream there freely), ready when outputs.json appears."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"PORT": str(free_port()), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
-    log = state / "make-api.log"  # a file, not a pipe: function logs stream there freely
+    env |= extra
+    log = state / "make-api.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack.server"],
         cwd=ROOT,
@@ -59,16 +60,68 @@ def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     outputs_file = state / "outputs.json"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while not outputs_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"make api did not start:\n{log.read_text()}")
         time.sleep(0.1)
+    return process
+
+
+def descendants(pid: int) -> dict[int, list[str]]:
+    """Every process below `pid` (by parent pid, from /proc): pid -> command line."""
+    parents: dict[int, int] = {}
+    commands: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        commands[int(entry.name)] = [part.decode() for part in command if part]
+    found: dict[int, list[str]] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = commands[child]
+                frontier.append(child)
+    return found
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("local-state")
+    process = start_make_api(state, EXPORTED_BEFORE_MAKE_API="visible-to-make-api-only")
+    outputs_file = state / "outputs.json"
     outputs = json.loads(outputs_file.read_text())
-    yield {"process": process, "outputs": outputs, "outputs_file": str(outputs_file)}
+    yield {
+        "process": process,
+        "outputs": outputs,
+        "outputs_file": str(outputs_file),
+        "state": state,
+    }
     if process.poll() is None:
         process.kill()
 
@@ -186,12 +239,115 @@ def test_make_sync_twice_leaves_each_partner_customer_once(
         assert "customers with a partner id in MySQL: 40" in run.stdout
 
 
+def test_every_function_runs_as_runtime_emulator_processes_with_only_its_own_environment(
+    local_api: dict[str, Any],
+):
+    """Catches: functions run inside the server's process (no emulator processes), or an
+    environment inherited from the shell that started `make api` (the variable exported
+    there would show up in the functions' processes)."""
+    base = local_api["outputs"]["ApiUrl"]
+    for path in ("/dynamodb/customers", "/rds/customers", "/documents"):
+        assert call(base, "GET", path)[0] == 200
+
+    processes = descendants(local_api["process"].pid)
+    emulators = [pid for pid, command in processes.items() if "aws-lambda-rie" in command[0]]
+    runtimes = [pid for pid, command in processes.items() if "awslambdaric" in command]
+    functions = {environment_of(pid)["AWS_LAMBDA_FUNCTION_NAME"] for pid in runtimes}
+
+    assert len(emulators) >= 3
+    assert len(runtimes) >= 3
+    assert {name.rsplit("-", 1)[-1] for name in functions} >= {
+        "CustomersDynamoDBFunction",
+        "CustomersRdsFunction",
+        "DocumentsFunction",
+    }
+    for pid in emulators + runtimes:
+        assert "EXPORTED_BEFORE_MAKE_API" not in environment_of(pid)
+
+
+def test_the_sam_env_vars_file_holds_each_functions_template_variables(
+    local_api: dict[str, Any],
+):
+    """`sam local invoke --env-vars .local/sam-env.json` (with Docker) gets the variables
+    the local runtime gives each function, and reaches the local endpoint from a container.
+    Catches: a variable missing from the file, or the endpoint written as 127.0.0.1 (which
+    inside a container is the container itself)."""
+    state: Path = local_api["state"]
+    variables = json.loads((state / "sam-env.json").read_text())
+    endpoint_port = local_api["outputs"]["AwsEndpointUrl"].rsplit(":", 1)[1]
+
+    functions = descendants(local_api["process"].pid)
+    running = {
+        environment_of(pid)["AWS_LAMBDA_FUNCTION_NAME"].rsplit("-", 1)[-1]: environment_of(pid)
+        for pid, command in functions.items()
+        if "awslambdaric" in command
+    }
+    assert running, "no function has run yet"
+    for logical_id, environment in running.items():
+        declared = variables[logical_id]
+        assert declared["AWS_ENDPOINT_URL"] == f"http://host.docker.internal:{endpoint_port}"
+        for name, value in declared.items():
+            if name != "AWS_ENDPOINT_URL":
+                assert environment[name] == value, (logical_id, name)
+
+
+def test_make_invoke_runs_the_function_in_the_running_stack(local_api: dict[str, Any]):
+    state: Path = local_api["state"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"LOCAL_STATE_DIR": str(state)}
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local_stack.invoke",
+            "CustomersDynamoDBFunction",
+            "events/customers_dynamodb/list.json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "Using the running local stack" in run.stderr
+    assert "START RequestId" in run.stderr
+    assert json.loads(run.stdout)["statusCode"] == 200
+
+
 def test_ctrl_c_stops_everything_and_frees_the_ports(local_api: dict[str, Any]):
+    """Catches: an execution environment, moto or MySQL left running after Ctrl-C."""
     process: subprocess.Popen[str] = local_api["process"]
     outputs = local_api["outputs"]
+    left = descendants(process.pid)
+    assert any("aws-lambda-rie" in command[0] for command in left.values())
 
     process.send_signal(signal.SIGINT)
 
-    assert process.wait(timeout=30) == 0
+    assert process.wait(timeout=60) == 0
+    assert not listening(outputs["ApiUrl"])
+    assert not listening(outputs["AwsEndpointUrl"])
+    assert not listening(outputs["LambdaEndpointUrl"])
+    time.sleep(1)  # the MySQL watchdog polls once a second
+    assert [pid for pid in left if alive(pid)] == []
+    assert not Path(local_api["outputs_file"]).exists()
+
+
+def test_sigterm_to_the_process_group_stops_everything(tmp_path: Path):
+    """Catches: a process of the stack that ignores SIGTERM or outlives its parent."""
+    process = start_make_api(tmp_path)
+    outputs = json.loads((tmp_path / "outputs.json").read_text())
+    assert call(outputs["ApiUrl"], "GET", "/dynamodb/customers")[0] == 200
+    left = descendants(process.pid)
+    assert any("aws-lambda-rie" in command[0] for command in left.values())
+
+    os.killpg(process.pid, signal.SIGTERM)
+
+    assert process.wait(timeout=60) == 0
+    time.sleep(1)
+    assert [pid for pid in [process.pid, *left] if alive(pid) and pid != process.pid] == []
     assert not listening(outputs["ApiUrl"])
     assert not listening(outputs["AwsEndpointUrl"])
