@@ -8,6 +8,8 @@
 * S3 -> Lambda: S3 calls lambda:InvokeFunction, allowed only by the function's resource
   policy (its `AWS::Lambda::Permission`s), with `aws:SourceArn` = the bucket and
   `aws:SourceAccount`.
+* API Gateway -> Lambda: lambda:InvokeFunction by `apigateway.amazonaws.com`, allowed by
+  the permission SAM adds per route, whose `SourceArn` names the API, stage, method, path.
 * Schedule -> function: EventBridge Scheduler assumes the schedule's role and calls
   lambda:InvokeFunction with it (identity-based policy; the function's resource policy
   counts too), and sends a failed run to the schedule's dead-letter queue with the same role.
@@ -71,8 +73,7 @@ class Deliveries:
             )
             checked.append((requirement, decision))
             reason = (
-                f"{principal.arn} is allowed to perform: {requirement.action} on resource: "
-                f"{requirement.resource}"
+                ""
                 if decision.allowed
                 else f"{principal.arn} is not authorized to perform: {requirement.action} on "
                 f"resource: {requirement.resource} "
@@ -89,13 +90,18 @@ class Deliveries:
                         service="delivery",
                         statements=tuple(source.id for source in decision.statements),
                         via=requirement.via,
-                        message=None if decision.allowed else reason,
+                        message=reason or None,
                     )
                 )
             if not decision.allowed:
                 return DeliveryDecision(False, reason, tuple(checked))
-        last = checked[-1][0] if checked else None
-        summary = f"{principal.arn} may deliver to {last.resource}" if last else "nothing to check"
+        target = requirements[0] if requirements else None
+        summary = (
+            f"{principal.arn} is allowed to perform: {target.action} on resource: {target.resource}"
+            + (" (and to use its KMS key)" if len(requirements) > 1 else "")
+            if target
+            else "nothing to check"
+        )
         return DeliveryDecision(True, summary, tuple(checked))
 
     def _source(self, source_arn: str) -> dict[str, str]:
@@ -116,6 +122,19 @@ class Deliveries:
         s3 = Principal.service("s3.amazonaws.com", self.policies.account)
         context = self._source(f"arn:{self.policies.partition}:s3:::{bucket}")
         return self._check(s3, [Requirement("lambda:InvokeFunction", function_arn, context)])
+
+    def api_to_lambda(
+        self, api_id: str, stage: str, method: str, path: str, function_arn: str
+    ) -> DeliveryDecision:
+        """API Gateway invoking a route's function: the permission's SourceArn is
+        arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>."""
+        api = Principal.service("apigateway.amazonaws.com", self.policies.account)
+        source = (
+            f"arn:{self.policies.partition}:execute-api:{self.policies.region}:"
+            f"{self.policies.account}:{api_id}/{stage}/{method.upper()}/{path.lstrip('/')}"
+        )
+        requirement = Requirement("lambda:InvokeFunction", function_arn, self._source(source))
+        return self._check(api, [requirement])
 
     def schedule_to_function(self, schedule: str) -> DeliveryDecision:
         """`schedule`: the logical id of an `AWS::Scheduler::Schedule` of the template."""
