@@ -82,18 +82,16 @@ class Decision:
 
 def full_context(request: AccessRequest) -> dict[str, tuple[str, ...]]:
     now = request.now or datetime.now(UTC)
-    values: dict[str, Any] = {
-        "aws:SecureTransport": request.secure_transport,
-        "aws:CurrentTime": now,
-        "aws:EpochTime": int(now.timestamp()),
-    }
+    values = dict(request.principal.condition_context)
+    values["aws:securetransport"] = ("true" if request.secure_transport else "false",)
+    values["aws:currenttime"] = (now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),)
+    values["aws:epochtime"] = (str(int(now.timestamp())),)
     if request.region:
-        values["aws:RequestedRegion"] = request.region
-    values |= request.principal.context()
-    if request.action.lower().startswith("kms:"):
-        values["kms:CallerAccount"] = request.principal.account
-    values |= dict(request.context)
-    return make_context(values)
+        values["aws:requestedregion"] = (request.region,)
+    if request.action[:4].lower() == "kms:":
+        values["kms:calleraccount"] = (request.principal.account,)
+    values |= make_context(request.context)
+    return values
 
 
 def _lookup(context: Context) -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 
 from local_stack.iam import errors
 from local_stack.iam.actions import ActionMapper, NoLocalRule, Requirement
-from local_stack.iam.effective import ResourcePolicies
+from local_stack.iam.effective import EffectivePolicies, ResourcePolicies
 from local_stack.iam.evaluate import AccessRequest, Decision, evaluate
 from local_stack.iam.policy import Principal
 from local_stack.iam.records import DecisionLog, DecisionRecord
@@ -159,6 +159,7 @@ class Gate:
         record_admin: bool = False,
         on_denial: Callable[[DecisionRecord], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        enforce: bool = True,
     ) -> None:
         self.app = app
         self.registry = registry
@@ -170,6 +171,7 @@ class Gate:
         self.record_admin = record_admin
         self.on_denial = on_denial
         self.clock = clock
+        self.enforce = enforce  # False: decide and record, but let every request through
         self._faults: list[Fault] = []
         self._faults_lock = threading.Lock()
 
@@ -229,12 +231,24 @@ class Gate:
     def _record(self, record: DecisionRecord) -> DecisionRecord:
         self.log.record(record)
         if not record.allowed:
-            logger.warning("IAM denied: %s", record.message or record.reason)
+            logger.info("IAM denied: %s", record.message or record.reason)
             if self.on_denial is not None:
                 self.on_denial(record)
         return record
 
-    def authorize(self, raw: RawRequest) -> Outcome:  # noqa: PLR0911 - one exit per verdict
+    def load(self, policies: EffectivePolicies) -> "Gate":
+        """Use the resource policies of the deployed template (known only after deploy)."""
+        self.resources = policies.resources
+        return self
+
+    def authorize(self, raw: RawRequest) -> Outcome:
+        """The verdict on one request (without forwarding it)."""
+        outcome = self._verdict(raw)
+        if outcome.error is not None and not self.enforce:
+            return replace(outcome, error=None)
+        return outcome
+
+    def _verdict(self, raw: RawRequest) -> Outcome:  # noqa: PLR0911 - one exit per verdict
         if raw.path.startswith("/moto-api") or raw.method == "OPTIONS":
             return Outcome()
         try:

@@ -7,10 +7,11 @@ tell granted statements that were never used.
 """
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from local_stack.iam import conditions as cond
@@ -98,6 +99,11 @@ class Principal:
     @classmethod
     def service(cls, name: str, account: str) -> "Principal":
         return cls(arn=name, account=account, kind="Service")
+
+    @cached_property
+    def condition_context(self) -> dict[str, tuple[str, ...]]:
+        """`context()` as the evaluator reads it (lower-cased keys), computed once."""
+        return cond.make_context(self.context())
 
     def context(self) -> dict[str, Any]:
         """The global condition keys AWS sets for this principal (IAM User Guide, "AWS global
@@ -216,29 +222,43 @@ class Statement:
             document=raw,
         )
 
-    # -- matching ----------------------------------------------------------------------------
+    # -- matching (patterns compiled once per statement) ----------------------------------------
+
+    @cached_property
+    def _action_patterns(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(
+            patterns.wildcard(p, ignore_case=True) for p in self.actions or self.not_actions or ()
+        )
+
+    @cached_property
+    def _resource_patterns(self) -> tuple[re.Pattern[str] | str, ...]:
+        """Compiled ARN patterns; a value with a policy variable stays text until a request
+        supplies the variable."""
+        return tuple(
+            value if "${" in value else patterns.arn(value)
+            for value in self.resources or self.not_resources or ()
+        )
 
     def matches_action(self, action: str) -> bool:
-        if self.actions is not None:
-            return any(patterns.action_matches(p, action) for p in self.actions)
-        return not any(patterns.action_matches(p, action) for p in self.not_actions or ())
+        found = any(p.match(action) for p in self._action_patterns)
+        return found if self.actions is not None else not found
 
     def matches_resource(self, resource: str, lookup: Callable[[str], str | None]) -> bool:
-        def any_match(values: tuple[str, ...]) -> bool:
-            for value in values:
+        if self.resources is None and self.not_resources is None:
+            return True  # resource-based policies may leave Resource out: the resource itself
+        found = False
+        for entry in self._resource_patterns:
+            if isinstance(entry, str):
                 try:
-                    pattern = patterns.substitute(value, lookup)
+                    compiled = patterns.arn(patterns.substitute(entry, lookup))
                 except patterns.Unresolved:
-                    continue
-                if patterns.arn_matches(pattern, resource):
-                    return True
-            return False
-
-        if self.resources is not None:
-            return any_match(self.resources)
-        if self.not_resources is not None:
-            return not any_match(self.not_resources)
-        return True  # resource-based policies may leave Resource out: the resource itself
+                    continue  # a variable the request lacks: this value matches nothing
+            else:
+                compiled = entry
+            if compiled.match(resource):
+                found = True
+                break
+        return found if self.resources is not None else not found
 
     def matches_principal(self, principal: Principal) -> PrincipalMatch:
         """How this resource-policy statement names `principal`: directly ("principal"),

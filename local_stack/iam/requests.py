@@ -33,28 +33,30 @@ from urllib.parse import parse_qsl, unquote
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
-# services whose requests the local stack serves (others are "no local authorization rule")
-SERVICES = (
-    "dynamodb",
-    "dynamodbstreams",
-    "sqs",
-    "sns",
-    "s3",
-    "secretsmanager",
-    "ssm",
-    "kms",
-    "sesv2",
-    "ses",
-    "sts",
-    "lambda",
-    "logs",
-    "events",
-    "scheduler",
-    "cloudformation",
-    "apigateway",
-    "cognito-idp",
-    "iam",
-)
+# Services whose requests the local stack serves: botocore name -> (signing name, JSON
+# target prefix, protocol). Kept here so that routing a request loads one model, not all;
+# tests/iam/test_iam_requests.py checks every row against botocore's models.
+SERVICES: dict[str, tuple[str, str | None, str]] = {
+    "dynamodb": ("dynamodb", "DynamoDB_20120810", "json"),
+    "dynamodbstreams": ("dynamodb", "DynamoDBStreams_20120810", "json"),
+    "sqs": ("sqs", "AmazonSQS", "json"),
+    "sns": ("sns", None, "query"),
+    "s3": ("s3", None, "rest-xml"),
+    "secretsmanager": ("secretsmanager", "secretsmanager", "json"),
+    "ssm": ("ssm", "AmazonSSM", "json"),
+    "kms": ("kms", "TrentService", "json"),
+    "sesv2": ("ses", None, "rest-json"),
+    "ses": ("ses", None, "query"),
+    "sts": ("sts", None, "query"),
+    "lambda": ("lambda", None, "rest-json"),
+    "logs": ("logs", "Logs_20140328", "json"),
+    "events": ("events", "AWSEvents", "json"),
+    "scheduler": ("scheduler", None, "rest-json"),
+    "cloudformation": ("cloudformation", None, "query"),
+    "apigateway": ("apigateway", None, "rest-json"),
+    "cognito-idp": ("cognito-idp", "AWSCognitoIdentityProviderService", "json"),
+    "iam": ("iam", None, "query"),
+}
 
 AuthKind = Literal["header", "query", "post", "none"]
 
@@ -333,8 +335,8 @@ def _rest_body(
 class RequestParser:
     """Parses requests for `services` (botocore names); models are loaded on first use."""
 
-    def __init__(self, services: Iterable[str] = SERVICES) -> None:
-        self._names = tuple(services)
+    def __init__(self, services: Iterable[str] = tuple(SERVICES)) -> None:
+        self._names = tuple(name for name in services if name in SERVICES)
         self._session = botocore.session.get_session()
         self._models: dict[str, ServiceModel] = {}
         self._routes: dict[str, list[_Route]] = {}
@@ -346,18 +348,13 @@ class RequestParser:
 
     @cached_property
     def _targets(self) -> dict[str, str]:
-        targets = {}
-        for name in self._names:
-            prefix = self.model(name).metadata.get("targetPrefix")
-            if prefix:
-                targets[prefix] = name
-        return targets
+        return {SERVICES[name][1]: name for name in self._names if SERVICES[name][1]}  # type: ignore[misc]
 
     @cached_property
     def _by_signing_name(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for name in self._names:
-            found.setdefault(self.model(name).signing_name or name, []).append(name)
+            found.setdefault(SERVICES[name][0], []).append(name)
         return found
 
     def routes(self, service: str) -> list[_Route]:
@@ -417,9 +414,9 @@ class RequestParser:
         candidates = [
             name
             for name in self._by_signing_name.get(signing or "", [])
-            if self.model(name).protocol in ("query", "json")
+            if SERVICES[name][2] in ("query", "json")
         ]
-        query_models = [name for name in candidates if self.model(name).protocol == "query"]
+        query_models = [name for name in candidates if SERVICES[name][2] == "query"]
         chosen = query_models or candidates
         if not chosen:
             raise UnreadableRequest(f"no service signs as {signing!r}", signing)
@@ -454,8 +451,8 @@ class RequestParser:
     def _rest_service(self, signing: str | None, raw: RawRequest) -> str:
         if signing == "ses":
             return "sesv2" if raw.path.startswith("/v2/") else "ses"
-        names = [n for n in self._by_signing_name.get(signing or "", []) if n in self._names]
-        rest = [n for n in names if self.model(n).protocol.startswith("rest")]
+        names = self._by_signing_name.get(signing or "", [])
+        rest = [n for n in names if SERVICES[n][2].startswith("rest")]
         if not rest:
             raise UnreadableRequest(f"no REST service signs as {signing!r}", signing)
         return rest[0]

@@ -319,3 +319,16 @@ def test_decisions_reach_the_jsonl_file(env: Env):
     on_disk = read_records([path])
     assert on_disk == env.log.records
     assert any(not r.allowed and r.reason == "no-identity-policy-allows" for r in on_disk)
+
+
+def test_record_only_mode_lets_denied_calls_through_and_records_them(env: Env):
+    """The opt-out for experiments: decisions are still made and recorded, not enforced."""
+    url = env.client("sqs").get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    env.gate.enforce = False
+    try:
+        sent = env.client("sqs", "nothing").send_message(QueueUrl=url, MessageBody="x")
+    finally:
+        env.gate.enforce = True
+    assert sent["MessageId"]
+    last = [r for r in env.log.records if r.function == "nothing"][-1]
+    assert (last.action, last.allowed) == ("sqs:SendMessage", False)

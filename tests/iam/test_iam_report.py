@@ -1,6 +1,7 @@
 """The least-privilege report, from synthetic decision records and the real template."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def fetcher(action: str, resource: str, allowed: bool, *statements: str) -> Deci
     return DecisionRecord(
         principal=PRINCIPAL,
         function="PartnerFetcherFunction",
-        service=action.split(":")[0],
+        service=action.split(":", maxsplit=1)[0],
         operation="x",
         action=action,
         resource=resource,
@@ -48,7 +49,7 @@ def policies():
     return load_effective_policies(load_template().transformed, symbolic())
 
 
-def fetcher_report(policies, reasons):
+def fetcher_report(policies: Any, reasons: Any) -> tuple[Any, Any]:
     report = build_report(policies, RECORDS, reasons)
     return report, next(f for f in report.functions if f.function == "PartnerFetcherFunction")
 
@@ -70,7 +71,8 @@ def test_unused_statements_and_actions_are_flagged_without_a_reason(policies):
     partial = {(u.statement.source.id, u.actions) for u in fetch.unused if not u.whole}
     assert DESCRIBE in whole
     assert BASIC in whole
-    assert SQS_SEND not in whole and KMS not in whole
+    assert SQS_SEND not in whole
+    assert KMS not in whole
     assert (SSM_READ, ("ssm:GetParameters",)) in partial
     assert (SSM_READ, ("ssm:GetParametersByPath",)) in partial
     # sqs:SendMessage* covers the sqs:SendMessage that was used
@@ -108,7 +110,8 @@ def test_render_lists_used_denied_and_flagged(policies):
     report, _ = fetcher_report(policies, [])
     text = render(report)
     assert "PartnerFetcherFunction  (role PartnerFetcherFunctionRole)" in text
-    assert "ssm:GetParameter" in text and "x2" in text
+    assert "ssm:GetParameter" in text
+    assert "x2" in text
     assert "DENIED:" in text
     assert "FLAGGED: no reason given" in text
 

@@ -9,10 +9,11 @@ virtual-host style, SES v2, Lambda).
 import json
 from typing import Any
 
+import botocore.session
 import pytest
 from urllib3 import encode_multipart_formdata
 
-from local_stack.iam.requests import RequestParser, UnreadableRequest
+from local_stack.iam.requests import SERVICES, RequestParser, UnreadableRequest
 from tests.iam.iam_support import ACCESS_KEY, captured, client, raw_from_url
 
 PARSER = RequestParser()
@@ -240,3 +241,15 @@ def test_unknown_target_is_unreadable():
     raw.headers["x-amz-target"] = "NoSuchService_20990101.Anything"  # type: ignore[index]
     with pytest.raises(UnreadableRequest, match="unknown X-Amz-Target"):
         PARSER.parse(raw)
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_service_table_matches_botocores_models(service: str):
+    """The routing table (signing name, target prefix, protocol) is botocore's, row by row.
+    Mutation caught: a wrong target prefix or protocol in SERVICES."""
+    model = botocore.session.get_session().get_service_model(service)
+    assert SERVICES[service] == (
+        model.signing_name,
+        model.metadata.get("targetPrefix"),
+        model.protocol,
+    )

@@ -52,7 +52,7 @@ def test_an_unknown_managed_policy_fails_loudly(stack: LocalStack):
     transformed = copy.deepcopy(stack.template.transformed)
     role = transformed["Resources"]["PartnerFetcherFunctionRole"]["Properties"]
     role["ManagedPolicyArns"].append("arn:aws:iam::aws:policy/NoSuchManagedPolicy")
-    with pytest.raises(TemplateError, match="not in moto .* bundled AWS managed policies"):
+    with pytest.raises(TemplateError, match=r"not in moto .* bundled AWS managed policies"):
         effective(stack, transformed)
 
 
