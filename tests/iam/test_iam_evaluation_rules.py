@@ -85,7 +85,8 @@ def test_identity_allow_allows_and_names_the_statement():
 
 
 def test_explicit_deny_overrides_allow():
-    """Explicit and implicit denies: an explicit Deny in any policy overrides any Allow."""
+    """Explicit and implicit denies: an explicit Deny in any policy overrides any Allow.
+    Mutation caught: Deny statements of identity policies ignored."""
     principal = role(allow(), {"Effect": "Deny", "Action": "sqs:*", "Resource": "*"})
     decision = decide(principal)
     assert not decision.allowed
@@ -119,7 +120,8 @@ def test_resource_policy_naming_the_role_allows_without_identity_policy():
 
 def test_resource_policy_naming_the_account_only_delegates():
     """Principal element: an account principal delegates to the account's identity-based
-    policies; it does not by itself allow a principal of that account."""
+    policies; it does not by itself allow a principal of that account.
+    Mutation caught: an account principal treated as naming the role."""
     queue_policy = Policy.parse(
         {
             "Statement": [
@@ -174,7 +176,8 @@ ROOT_DELEGATION = {
 
 def test_kms_key_policy_must_allow_or_delegate():
     """KMS: without a key-policy statement for the principal or its account, no IAM policy
-    can allow the key's use."""
+    can allow the key's use.
+    Mutation caught: key policies evaluated like other resource policies."""
     key_policy = policy(
         {
             "Effect": "Allow",
@@ -230,7 +233,8 @@ def test_kms_key_policy_naming_the_principal_allows_directly():
 
 
 def test_action_wildcards_and_case_insensitivity():
-    """Action: wildcards * and ? are allowed, and action names are case-insensitive."""
+    """Action: wildcards * and ? are allowed, and action names are case-insensitive.
+    Mutation caught: actions compared case-sensitively."""
     assert decide(role(allow("SQS:send*"))).allowed
     assert decide(role(allow("sqs:SendMessag?"))).allowed
     assert not decide(role(allow("sqs:Send?")), "sqs:SendMessage").allowed
@@ -259,7 +263,8 @@ def test_resource_wildcard_in_resource_part_crosses_slashes():
 
 
 def test_resource_wildcard_in_a_segment_stays_in_that_segment():
-    """Resource: a wildcard inside an ARN part (not at its end) does not cross a colon."""
+    """Resource: a wildcard inside an ARN part (not at its end) does not cross a colon.
+    Mutation caught: every * compiled to .* (crossing colons)."""
     principal = role(allow("sqs:SendMessage", "arn:aws:sqs:us-*1:123456789012:orders"))
     assert decide(principal).allowed
     assert not decide(principal, resource="arn:aws:sqs:us-east-2:x:y:1:123456789012:orders").allowed
@@ -354,7 +359,8 @@ def test_string_not_equals_holds_when_no_value_matches():
 
 def test_negated_operator_holds_for_a_missing_key():
     """Condition operators: a negated operator is true when the key is not in the request
-    (the basis of "deny unless from my VPC endpoint" policies)."""
+    (the basis of "deny unless from my VPC endpoint" policies).
+    Mutation caught: negated operators false for a missing key."""
     principal = conditional({"StringNotEquals": {"aws:SourceVpce": "vpce-1"}})
     assert decide(principal).allowed
 

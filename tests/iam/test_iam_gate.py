@@ -235,7 +235,10 @@ def test_s3_denial_quotes_the_resource(env: Env):
 
 
 def test_s3_missing_key_is_403_without_list_bucket_and_404_with_it(env: Env):
-    """S3 answers 403 for a missing key unless the caller may list the bucket."""
+    """S3 answers 403 for a missing key unless the caller may list the bucket.
+    Mutation caught: the SQS action printed in its IAM spelling.
+    Mutation caught: moto's 404 passed through without the s3:ListBucket check.
+    Mutation caught: no implicit KMS requirement for SQS sends."""
     without = error_of(
         lambda: env.client("s3", "reader").head_object(Bucket=BUCKET, Key="documents/none")
     )
@@ -322,7 +325,9 @@ def test_decisions_reach_the_jsonl_file(env: Env):
 
 
 def test_record_only_mode_lets_denied_calls_through_and_records_them(env: Env):
-    """The opt-out for experiments: decisions are still made and recorded, not enforced."""
+    """The opt-out for experiments: decisions are still made and recorded, not enforced.
+    Mutation caught: the expiry of issued credentials not checked.
+    Mutation caught: unknown keys passed through to moto."""
     url = env.client("sqs").get_queue_url(QueueName=QUEUE)["QueueUrl"]
     env.gate.enforce = False
     try:

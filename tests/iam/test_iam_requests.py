@@ -59,7 +59,8 @@ def test_json_protocol_sqs_batch():
 
 
 def test_query_protocol_sns_publish_with_message_attributes():
-    """Action=Publish; a map serialized as MessageAttributes.entry.N.Name/Value comes back."""
+    """Action=Publish; a map serialized as MessageAttributes.entry.N.Name/Value comes back.
+    Mutation caught: query maps (.entry.N) not read back."""
     attributes = {"eventType": {"DataType": "String", "StringValue": "CustomerCreated"}}
     topic = "arn:aws:sns:us-east-1:123456789012:events"
     parsed = parse(

@@ -102,7 +102,9 @@ def test_sns_delivers_only_to_the_queues_whose_policy_names_the_topic(stack: Loc
 
 
 def test_sns_delivery_breaks_without_the_queue_policy_statement(stack: LocalStack):
-    """Mutation: the queue policy's statement removed from a copy of the template."""
+    """Mutation: the queue policy's statement removed from a copy of the template.
+    Mutation caught: aws:SourceArn left out of SNS's delivery context.
+    Mutation caught: managed policies dropped from the roles."""
     transformed = copy.deepcopy(stack.template.transformed)
     transformed["Resources"]["CustomerEventsQueuePolicy"]["Properties"]["PolicyDocument"][
         "Statement"
