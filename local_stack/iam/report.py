@@ -152,6 +152,26 @@ def build_report(
     return Report(reports, deliveries, count)
 
 
+SHOWN_RESOURCES = 3
+
+
+def _used_lines(used: Counter[tuple[str, str, tuple[str, ...]]]) -> list[str]:
+    """One entry per action and allowing statements: its calls and (some of) its resources
+    (an S3 prefix can see thousands of keys)."""
+    grouped: dict[tuple[str, tuple[str, ...]], Counter[str]] = defaultdict(Counter)
+    for (action, resource, statements), times in used.items():
+        grouped[(action, statements)][resource] += times
+    lines = []
+    for (action, statements), resources in sorted(grouped.items()):
+        calls = sum(resources.values())
+        lines.append(f"    {action}  x{calls}  <- {', '.join(statements) or '?'}")
+        for resource, times in resources.most_common(SHOWN_RESOURCES):
+            lines.append(f"        {resource}  x{times}")
+        if len(resources) > SHOWN_RESOURCES:
+            lines.append(f"        ... and {len(resources) - SHOWN_RESOURCES} more resources")
+    return lines
+
+
 def render(report: Report) -> str:
     lines = [f"Least-privilege report: {report.records} recorded decisions", ""]
     for function in report.functions:
@@ -160,9 +180,7 @@ def render(report: Report) -> str:
             lines.append("  no recorded AWS call")
         if function.used:
             lines.append("  used:")
-            for (action, resource, statements), times in sorted(function.used.items()):
-                by = ", ".join(statements) or "?"
-                lines.append(f"    {action:<34} {resource}  x{times}  <- {by}")
+            lines.extend(_used_lines(function.used))
         if function.denied:
             lines.append("  DENIED:")
             for (action, resource, message), times in sorted(function.denied.items()):

@@ -111,8 +111,7 @@ def test_render_lists_used_denied_and_flagged(policies):
     report, _ = fetcher_report(policies, [])
     text = render(report)
     assert "PartnerFetcherFunction  (role PartnerFetcherFunctionRole)" in text
-    assert "ssm:GetParameter" in text
-    assert "x2" in text
+    assert f"ssm:GetParameter  x2  <- {SSM_READ}" in text
     assert "DENIED:" in text
     assert "FLAGGED: no reason given" in text
 
