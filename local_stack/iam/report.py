@@ -1,0 +1,249 @@
+"""The least-privilege report: per function, what it used beside what its role grants.
+
+    python -m local_stack.iam.report [--decisions FILE ...] [--reasons FILE] [--strict]
+
+Reads the gate's decision log(s) (JSON lines, default `.local/iam/decisions.jsonl`) and the
+template, and prints for every function:
+* used: each action and resource it was allowed, how often, and by which statement(s);
+* denied: each denial, as the caller was told;
+* granted, never used: each statement of its role that allowed nothing, and, in statements
+  that were used, each granted action that was never needed. Each carries the reason from
+  the reasons file (`local_stack/iam/unused-reasons.toml`) or is FLAGGED.
+
+With `--strict` the exit status is 1 when anything is FLAGGED or denied.
+"""
+
+import argparse
+import fnmatch
+import os
+import sys
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_stack.iam import patterns
+from local_stack.iam.effective import EffectivePolicies, load_effective_policies, symbolic
+from local_stack.iam.policy import Statement
+from local_stack.iam.records import DecisionRecord, read_records
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DECISIONS = ROOT / ".local" / "iam" / "decisions.jsonl"
+DEFAULT_REASONS = Path(__file__).with_name("unused-reasons.toml")
+
+
+@dataclass(frozen=True)
+class Reason:
+    statement: str  # a statement id pattern (fnmatch): "<role>/<policy>/<sid or #index>"
+    reason: str
+    actions: tuple[str, ...] = ()  # empty: the whole statement
+
+    def covers(self, statement_id: str, action: str | None = None) -> bool:
+        if not fnmatch.fnmatchcase(statement_id, self.statement):
+            return False
+        if action is None:
+            return not self.actions
+        return not self.actions or any(a.lower() == action.lower() for a in self.actions)
+
+
+def load_reasons(path: Path) -> list[Reason]:
+    if not path.exists():
+        return []
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return [
+        Reason(
+            entry["statement"], " ".join(entry["reason"].split()), tuple(entry.get("actions", ()))
+        )
+        for entry in data.get("unused", [])
+    ]
+
+
+@dataclass(frozen=True)
+class Unused:
+    statement: Statement
+    actions: tuple[str, ...]  # the unused granted actions (all of them for an unused statement)
+    whole: bool  # the statement allowed nothing at all
+    reason: str | None  # None: FLAGGED
+
+    @property
+    def flagged(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class FunctionReport:
+    function: str
+    role: str
+    used: Counter[tuple[str, str, tuple[str, ...]]] = field(default_factory=Counter)
+    denied: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    unused: list[Unused] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    functions: list[FunctionReport]
+    deliveries: Counter[tuple[str, str, str, bool]]
+    records: int
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for f in self.functions for u in f.unused if u.flagged)
+
+    @property
+    def denials(self) -> int:
+        return sum(sum(f.denied.values()) for f in self.functions) + sum(
+            count for (_, _, _, allowed), count in self.deliveries.items() if not allowed
+        )
+
+
+def _reason(reasons: Sequence[Reason], statement_id: str, action: str | None) -> str | None:
+    return next((r.reason for r in reasons if r.covers(statement_id, action)), None)
+
+
+def _unused(
+    statements: Iterable[Statement],
+    allowed_by: dict[str, set[str]],
+    reasons: Sequence[Reason],
+) -> list[Unused]:
+    """Allow statements that allowed nothing, and unused actions of those that did."""
+    found = []
+    for statement in statements:
+        if statement.effect != "Allow":
+            continue
+        sid = statement.source.id
+        if sid not in allowed_by:
+            granted = statement.actions or statement.not_actions or ()
+            found.append(Unused(statement, tuple(granted), True, _reason(reasons, sid, None)))
+            continue
+        for pattern in statement.actions or ():  # NotAction: no list of unused actions
+            if not any(patterns.action_matches(pattern, used) for used in allowed_by[sid]):
+                found.append(Unused(statement, (pattern,), False, _reason(reasons, sid, pattern)))
+    return found
+
+
+def build_report(
+    policies: EffectivePolicies, records: Iterable[DecisionRecord], reasons: Sequence[Reason]
+) -> Report:
+    by_function: dict[str, list[DecisionRecord]] = defaultdict(list)
+    deliveries: Counter[tuple[str, str, str, bool]] = Counter()
+    count = 0
+    for record in records:
+        count += 1
+        if record.function:
+            by_function[record.function].append(record)
+        else:
+            deliveries[(record.principal, record.action, record.resource, record.allowed)] += 1
+    reports = []
+    for name in sorted(policies.functions):
+        identity = policies.functions[name]
+        report = FunctionReport(function=name, role=identity.role.logical_id)
+        allowed_by: dict[str, set[str]] = defaultdict(set)  # statement id -> actions it allowed
+        for record in by_function.get(name, []):
+            if record.allowed:
+                report.used[(record.action, record.resource, record.statements)] += 1
+                for source in record.statements:
+                    allowed_by[source].add(record.action)
+            else:
+                denial = (record.action, record.resource, record.message or record.reason)
+                report.denied[denial] += 1
+        report.unused = _unused(identity.role.statements, allowed_by, reasons)
+        reports.append(report)
+    return Report(reports, deliveries, count)
+
+
+SHOWN_RESOURCES = 3
+
+
+def _used_lines(used: Counter[tuple[str, str, tuple[str, ...]]]) -> list[str]:
+    """One entry per action and allowing statements: its calls and (some of) its resources
+    (an S3 prefix can see thousands of keys)."""
+    grouped: dict[tuple[str, tuple[str, ...]], Counter[str]] = defaultdict(Counter)
+    for (action, resource, statements), times in used.items():
+        grouped[(action, statements)][resource] += times
+    lines = []
+    for (action, statements), resources in sorted(grouped.items()):
+        calls = sum(resources.values())
+        lines.append(f"    {action}  x{calls}  <- {', '.join(statements) or '?'}")
+        for resource, times in resources.most_common(SHOWN_RESOURCES):
+            lines.append(f"        {resource}  x{times}")
+        if len(resources) > SHOWN_RESOURCES:
+            lines.append(f"        ... and {len(resources) - SHOWN_RESOURCES} more resources")
+    return lines
+
+
+def render(report: Report) -> str:
+    lines = [f"Least-privilege report: {report.records} recorded decisions", ""]
+    for function in report.functions:
+        lines.append(f"{function.function}  (role {function.role})")
+        if not function.used and not function.denied:
+            lines.append("  no recorded AWS call")
+        if function.used:
+            lines.append("  used:")
+            lines.extend(_used_lines(function.used))
+        if function.denied:
+            lines.append("  DENIED:")
+            for (action, resource, message), times in sorted(function.denied.items()):
+                lines.append(f"    {action} on {resource}  x{times}: {message}")
+        if function.unused:
+            lines.append("  granted, never used:")
+            for unused in function.unused:
+                what = "statement" if unused.whole else "action"
+                statement = unused.statement
+                resources = ", ".join(statement.resources or statement.not_resources or ("*",))
+                verdict = (
+                    f"reason: {unused.reason}" if unused.reason else "FLAGGED: no reason given"
+                )
+                lines.append(
+                    f"    {what} {statement.source.id}: {', '.join(unused.actions)} on {resources}"
+                )
+                lines.append(f"      {verdict}")
+        lines.append("")
+    if report.deliveries:
+        lines.append("Service deliveries (performed on behalf of AWS services)")
+        for (principal, action, resource, allowed), times in sorted(report.deliveries.items()):
+            verdict = "allowed" if allowed else "DENIED"
+            lines.append(f"  {verdict:<7} {principal} {action} on {resource}  x{times}")
+        lines.append("")
+    lines.append(f"{report.flagged} unused grant(s) without a reason, {report.denials} denial(s)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack.iam.report", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--decisions",
+        type=Path,
+        nargs="*",
+        default=[DEFAULT_DECISIONS],
+        help="decision logs (JSON lines) the gate wrote",
+    )
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--reasons", type=Path, default=DEFAULT_REASONS)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any grant is unused without a reason, or any call was denied",
+    )
+    args = parser.parse_args(argv)
+    missing = [path for path in args.decisions if not path.exists()]
+    if missing:
+        print(
+            f"no decision log at {', '.join(map(str, missing))}: run the test suite or "
+            "`make demo` with the IAM check on first",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the SAM transform needs one
+    from local_stack.template import load_template  # noqa: PLC0415 - after the region is set
+
+    policies = load_effective_policies(load_template(args.template).transformed, symbolic())
+    report = build_report(policies, read_records(args.decisions), load_reasons(args.reasons))
+    print(render(report))
+    return 1 if args.strict and (report.flagged or report.denials) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
