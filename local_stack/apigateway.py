@@ -65,6 +65,7 @@ class LocalApi:
     routes: list[Route]
     functions: dict[str, LocalFunction]
     stage: str
+    deliveries: Any = None  # local_stack.iam.Deliveries: may API Gateway invoke the function?
     api_id: str = "local"
     invocations: list[str] = field(default_factory=list)
     # run before each request: asynchronous work the client could already observe in AWS
@@ -73,7 +74,11 @@ class LocalApi:
 
     @classmethod
     def from_template(
-        cls, template: SamTemplate, functions: dict[str, LocalFunction], stage: str
+        cls,
+        template: SamTemplate,
+        functions: dict[str, LocalFunction],
+        stage: str,
+        deliveries: Any = None,
     ) -> "LocalApi":
         routes = [
             Route.of(event["Properties"]["Method"], event["Properties"]["Path"], function_id)
@@ -84,7 +89,7 @@ class LocalApi:
         # API Gateway prefers the most specific resource (more literal segments first) and,
         # on one resource, a method's own route (POST with its request model) over ANY.
         routes.sort(key=lambda r: (-r.static_segments, r.resource, r.method == "ANY"))
-        return cls(routes=routes, functions=functions, stage=stage)
+        return cls(routes=routes, functions=functions, stage=stage, deliveries=deliveries)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -124,6 +129,14 @@ class LocalApi:
             source_ip=source_ip,
         )
         function = self.functions[route.function_id]
+        if self.deliveries is not None:
+            # API Gateway invokes with its service principal, allowed only by the
+            # function's resource policy (the permission SAM adds per route). Without it,
+            # AWS answers 500 ("Invalid permissions on Lambda function").
+            arn = self.deliveries.policies.functions[route.function_id].arn
+            decision = self.deliveries.api_to_lambda(self.api_id, self.stage, method, path, arn)
+            if not decision.allowed:
+                return _gateway_error(500, "Internal server error", route.function_id)
         self.invocations.append(route.function_id)
         try:
             invocation = function.invoke(event)

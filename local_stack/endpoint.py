@@ -1,20 +1,26 @@
-"""The local AWS endpoint: moto in server mode on 127.0.0.1, in this process.
+"""The local AWS endpoint: moto in server mode on 127.0.0.1, behind the IAM check.
 
 Every AWS call of the local stack goes through this one HTTP endpoint: the functions' (from
-their own processes, with their own credentials), the service emulators' (acting as the
-service would) and the tools' and tests' (as the account's administrator). Running moto
-in this process keeps its backends inspectable by the stack (CloudFormation's resource
-map, S3 notifications), and a WSGI middleware in front of it can see, check and record
-every request before moto does.
+their own processes, each with its own role's credentials), the service emulators' (with
+the role AWS would use) and the tools' and tests' (as the account's administrator). In
+front of moto sits `local_stack.iam.Gate`: it authorizes each call against the caller's
+effective policy and the resource's policy, as AWS would, answers a denial as the service
+answers it, and records every decision (`make iam-report` reads them). moto runs in this
+process, so its backends stay inspectable by the stack (CloudFormation's resource map, S3
+notifications, SNS deliveries).
 """
 
 import logging
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from threading import Thread
 from typing import Any
 
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -22,33 +28,75 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate, MotoFacts
+from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
+from local_stack.iam.records import DecisionRecord
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 # The account's administrator: the local tools, the tests and the stack's own deployment.
-# moto accepts any credentials; these are fixed so that logs and the IAM check can tell
-# the administrator from a function.
+# moto accepts any credentials; these are fixed so that the IAM check can tell the
+# administrator (unchecked, like the deploying principal) from a function (checked).
 ADMIN_ACCESS_KEY_ID = "AKIAIOSFODNN7LOCALAD"
 ADMIN_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY_ID,
     "AWS_SECRET_ACCESS_KEY": "local-administrator-not-a-secret",
 }
 REGION = "us-east-1"
+ACCOUNT = DEFAULT_ACCOUNT_ID
+# LOCAL_IAM=off: decide and record, but let denied calls through (for experiments only).
+IAM_SWITCH = "LOCAL_IAM"
+
+
+def iam_enforced() -> bool:
+    return os.environ.get(IAM_SWITCH, "on").lower() not in ("off", "0", "false", "no")
+
+
+def iam_opt_out_warning() -> str:
+    return (
+        f"WARNING: {IAM_SWITCH}=off: IAM is NOT enforced. Every call a function makes is "
+        "checked and recorded, but denied calls go through: local green no longer means "
+        "the deployed roles allow it."
+    )
 
 
 class AwsEndpoint:
-    """moto's server app behind optional middleware, on a free 127.0.0.1 port."""
+    """moto's server app behind the IAM gate, on a free 127.0.0.1 port."""
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        middleware: Callable[[WsgiApp], WsgiApp] | None = None,
+        *,
+        decisions: Path | None = None,
+        enforce: bool | None = None,
+        gate: Callable[[WsgiApp], Gate] | None = None,
     ) -> None:
-        self.app: WsgiApp = DomainDispatcherApplication(create_backend_app)
-        if middleware is not None:
-            self.app = middleware(self.app)
+        """`gate`, for tests of the gate itself: builds the gate in front of moto's app
+        instead of the stack's (which checks every function against its template role)."""
+        moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        self.registry = CredentialRegistry()
+        self.log = DecisionLog(decisions)
+        self.enforce = iam_enforced() if enforce is None else enforce
+        self.gate = (
+            gate(moto)
+            if gate is not None
+            else Gate(
+                moto,
+                registry=self.registry,
+                admin_keys={ADMIN_ACCESS_KEY_ID},
+                mapper=ActionMapper(MotoFacts(ACCOUNT, REGION), region=REGION, account=ACCOUNT),
+                resources=ResourcePolicies(account=ACCOUNT, partition="aws"),
+                log=self.log,
+                on_denial=self._denied,
+                enforce=self.enforce,
+            )
+        )
+        self._stacks: dict[str, ResourcePolicies] = {}
+        self._listeners: list[Callable[[DecisionRecord], None]] = []
+        self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(
-            host, port, self.app, threaded=True, request_handler=MotoRequestHandler
+            host, port, self.gate, threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
 
@@ -59,6 +107,8 @@ class AwsEndpoint:
 
     def start(self) -> "AwsEndpoint":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        if not self.enforce:
+            print(iam_opt_out_warning(), file=sys.stderr, flush=True)
         self._thread.start()
         return self
 
@@ -66,6 +116,33 @@ class AwsEndpoint:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+    # -- the stacks it serves -------------------------------------------------------------
+
+    def attach(
+        self,
+        stack_name: str,
+        policies: EffectivePolicies,
+        on_denial: Callable[[DecisionRecord], None],
+    ) -> None:
+        """Authorize against this stack's resource policies, and tell it of its denials."""
+        with self._lock:
+            self._stacks[stack_name] = policies.resources
+            self._listeners.append(on_denial)
+            self.gate.resources = merged(ACCOUNT, "aws", self._stacks.values())
+
+    def detach(self, stack_name: str, on_denial: Callable[[DecisionRecord], None]) -> None:
+        with self._lock:
+            self._stacks.pop(stack_name, None)
+            if on_denial in self._listeners:
+                self._listeners.remove(on_denial)
+            self.gate.resources = merged(ACCOUNT, "aws", self._stacks.values())
+
+    def _denied(self, record: DecisionRecord) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(record)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from typing import Any
 from local_stack import s3
 from local_stack.cloud import LocalCloud
 from local_stack.functions import LocalFunction
+from local_stack.iam import Deliveries
 
 
 def _failed_ids(result: Any) -> set[str]:
@@ -77,7 +78,9 @@ class SqsMapping:
             )
         for message in received:
             if message["MessageId"] in failed:
-                sqs.change_message_visibility(
+                # A local shortcut Lambda does not take (it waits out the visibility
+                # timeout), so it is made as the administrator, not with the role.
+                self.cloud.client("sqs").change_message_visibility(
                     QueueUrl=self.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=0,
@@ -210,12 +213,21 @@ class ScheduleMapping:
     function: LocalFunction
     name: str
     expression: str
+    schedule_id: str | None = None  # the AWS::Scheduler::Schedule in the transformed template
+    deliveries: Deliveries | None = None
 
     @property
     def continuous(self) -> bool:
         return self.expression.startswith("rate(")
 
     def run(self) -> Any:
+        """One scheduled run: the scheduler assumes the schedule's role and invokes the
+        function with it, so the role must allow lambda:InvokeFunction on the function."""
+        if self.deliveries is not None and self.schedule_id is not None:
+            decision = self.deliveries.schedule_to_function(self.schedule_id)
+            if not decision.allowed:
+                print(f"schedule {self.name} did not run: {decision.reason}", file=sys.stderr)
+                raise PermissionError(decision.reason)
         event = {
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
@@ -246,7 +258,9 @@ class EventSources:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
-    def from_stack(cls, cloud: LocalCloud, functions: dict[str, LocalFunction]) -> "EventSources":
+    def from_stack(
+        cls, cloud: LocalCloud, functions: dict[str, LocalFunction], deliveries: Deliveries
+    ) -> "EventSources":
         mappings: list[Mapping] = []
         for logical_id, source in cloud.template.functions.items():
             for name, event in source.events.items():
@@ -291,10 +305,16 @@ class EventSources:
                                     ]
                                 )
                             ),
+                            schedule_id=f"{logical_id}{name}"
+                            if f"{logical_id}{name}" in deliveries.policies.schedules
+                            else None,
+                            deliveries=deliveries,
                         )
                     )
                 elif event.get("Type") == "S3":
-                    mappings.append(_s3_notifications(cloud, logical_id, functions[logical_id]))
+                    mappings.append(
+                        _s3_notifications(cloud, logical_id, functions[logical_id], deliveries)
+                    )
         # Schedules first in each round: what they publish is consumed in the same round.
         mappings.sort(key=lambda m: not isinstance(m, ScheduleMapping))
         return cls(mappings)
@@ -349,7 +369,7 @@ class EventSources:
 
 
 def _s3_notifications(
-    cloud: LocalCloud, logical_id: str, function: LocalFunction
+    cloud: LocalCloud, logical_id: str, function: LocalFunction, deliveries: Deliveries
 ) -> s3.S3NotificationMapping:
     """S3 invokes the function asynchronously; failed events go to its DeadLetterConfig."""
     props = cloud.template.transformed["Resources"][logical_id]["Properties"]
@@ -361,6 +381,7 @@ def _s3_notifications(
         if dead_letter
         else None,
         cloud=cloud,
+        deliveries=deliveries,
     )
 
 

@@ -316,11 +316,17 @@ class LocalDatabase:
             cursor.execute("DROP USER IF EXISTS %s@'%%'", (self.name,))
 
 
-def kill_sessions(user: str) -> int:
-    """End every session of `user` on this process's server, as a restart would."""
+def session_ids(user: str) -> set[int]:
+    """The ids of `user`'s open sessions on this process's server."""
     with contextlib.closing(server().connect()) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
-        sessions = [row[0] for row in cursor.fetchall()]
+        return {row[0] for row in cursor.fetchall()}
+
+
+def kill_sessions(user: str) -> int:
+    """End every session of `user` on this process's server, as a restart would."""
+    sessions = session_ids(user)
+    with contextlib.closing(server().connect()) as connection, connection.cursor() as cursor:
         for session in sessions:
             cursor.execute("KILL CONNECTION %s", (session,))
     return len(sessions)

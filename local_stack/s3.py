@@ -19,6 +19,7 @@ import copy
 import functools
 import hashlib
 import json
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -291,6 +292,7 @@ class S3NotificationMapping:
     function_arn: str
     dead_letter_queue_url: str | None
     cloud: Cloud
+    deliveries: Any = None  # local_stack.iam.Deliveries: may S3 invoke the function?
     failures: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -303,6 +305,16 @@ class S3NotificationMapping:
         return len(events)
 
     def _deliver(self, event: dict[str, Any]) -> None:
+        if self.deliveries is not None:
+            # S3 invokes with its service principal: only the function's resource policy
+            # (an AWS::Lambda::Permission for this bucket) can allow it. Without one, AWS
+            # refuses the notification configuration, or drops the events.
+            bucket = event["Records"][0]["s3"]["bucket"]["name"]
+            decision = self.deliveries.s3_to_lambda(bucket, self.function_arn)
+            if not decision.allowed:
+                self.failures.append((event, decision.reason))
+                print(f"S3 did not invoke {self.function_arn}: {decision.reason}", file=sys.stderr)
+                return
         error: Exception | None = None
         for _ in range(ASYNC_ATTEMPTS):
             try:

@@ -15,13 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from local_stack import mysql, s3
+from local_stack import mysql, s3, sns
 from local_stack.apigateway import LocalApi
 from local_stack.cloud import LocalCloud
-from local_stack.endpoint import AwsEndpoint
+from local_stack.endpoint import ACCOUNT, AwsEndpoint
 from local_stack.event_sources import EventSources
 from local_stack.functions import LocalFunction
-from local_stack.runtime import FunctionPool, LocalRuntime, new_credentials
+from local_stack.iam import Deliveries, MotoFacts, load_effective_policies
+from local_stack.iam.effective import EffectivePolicies
+from local_stack.iam.gate import Fault
+from local_stack.iam.records import DecisionRecord
+from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.template import ROOT, SamTemplate, load_template
 
@@ -44,6 +48,8 @@ class LocalStack:
     functions: dict[str, LocalFunction] = field(init=False)
     api: LocalApi = field(init=False)
     event_sources: EventSources = field(init=False)
+    policies: EffectivePolicies = field(init=False)
+    deliveries: Deliveries = field(init=False)
     database: mysql.LocalDatabase | None = field(default=None, init=False)
     _cleanups: list[Callable[[], None]] = field(default_factory=list, init=False)
     _layers: dict[str, tuple[Path, str]] = field(default_factory=dict, init=False)
@@ -61,6 +67,17 @@ class LocalStack:
         self.cloud = LocalCloud(
             self.template, self.stack_name, self.region, self.endpoint.url
         ).deploy(self.parameters)
+        # Who may do what: every role, function and resource policy of the template. The
+        # endpoint's IAM check authorizes each call against them; the service emulators ask
+        # `deliveries` before acting as a service would.
+        self.policies = load_effective_policies(self.template.transformed, self.cloud.resolve)
+        self.deliveries = Deliveries(
+            self.policies, MotoFacts(ACCOUNT, self.region), self.endpoint.log
+        )
+        self.endpoint.attach(self.stack_name, self.policies, self._denied)
+        self.on_close(lambda: self.endpoint.detach(self.stack_name, self._denied))
+        sns.register(self.cloud, self.deliveries)
+        self.on_close(lambda: sns.unregister(self.cloud))
         # The stack's own database on the local MySQL server (none with an existing one).
         self.database = mysql.provision(self.cloud)
         if self.database is not None:
@@ -75,20 +92,57 @@ class LocalStack:
         self.functions = {}
         for logical_id, source in self.template.functions.items():
             config = self.cloud.function_config(logical_id)
-            credentials = new_credentials()
+            credentials = self._credentials(logical_id)
             pool = self._pool(config)(credentials)
             self.functions[logical_id] = LocalFunction(source, config, pool, credentials)
         if mysql.MIGRATIONS_FUNCTION in self.functions:  # what the custom resource runs
             mysql.migrate(self.functions[mysql.MIGRATIONS_FUNCTION])
-        self.event_sources = EventSources.from_stack(self.cloud, self.functions)
+        self.event_sources = EventSources.from_stack(self.cloud, self.functions, self.deliveries)
         stage = self.template.parameter_defaults().get("Stage", "v1")
         self.api = LocalApi.from_template(
-            self.template, self.functions, self.parameters.get("Stage", stage)
+            self.template, self.functions, self.parameters.get("Stage", stage), self.deliveries
         )
         # S3 notifications are asynchronous in AWS too; here a finished upload's reach the
         # function at the latest before the API serves its next request.
         mappings = self.event_sources.mappings
         self.api.before_request.append(lambda: s3.deliver_notifications(mappings))
+
+    def _credentials(self, logical_id: str) -> Credentials:
+        """Temporary credentials of the function's role, known to the endpoint's IAM check
+        (and forgotten when the stack closes)."""
+        issued = self.endpoint.registry.issue(self.policies.functions[logical_id].principal())
+        self.on_close(lambda: self.endpoint.registry.revoke(issued.access_key_id))
+        return Credentials(issued.access_key_id, issued.secret_access_key, issued.session_token)
+
+    def _denied(self, record: DecisionRecord) -> None:
+        """A denied call of one of this stack's functions goes into that function's log."""
+        for logical_id, identity in self.policies.functions.items():
+            if record.principal == identity.principal().arn and hasattr(self, "runtime"):
+                self.runtime.logs.line(logical_id, f"[local IAM check] {record.message}")
+
+    def calls(
+        self, logical_id: str, action: str | None = None, *, allowed: bool | None = None
+    ) -> list[DecisionRecord]:
+        """The AWS calls (IAM decisions) this stack's function made so far, as the
+        endpoint recorded them: what tests count instead of reaching into the function."""
+        principal = self.policies.functions[logical_id].principal().arn
+        return [
+            record
+            for record in self.endpoint.log.records
+            if record.principal == principal
+            and (action is None or record.action.lower() == action.lower())
+            and (allowed is None or record.allowed == allowed)
+        ]
+
+    def inject_fault(
+        self, logical_id: str, action: str, code: str, *, status: int = 500, count: int = 1
+    ) -> Fault:
+        """The next `count` calls of `action` (an IAM action or an API operation, e.g.
+        "sns:Publish") by this stack's function fail at the endpoint with the AWS error
+        `code`, as the service would answer it: a fault at the AWS boundary. Setting the
+        returned fault's `remaining` to 0 ends it."""
+        principal = self.policies.functions[logical_id].principal().arn
+        return self.endpoint.gate.inject_fault(principal, action, code, status=status, count=count)
 
     def _pool(self, config: FunctionConfig) -> Callable[[Credentials], FunctionPool]:
         def make(credentials: Credentials) -> FunctionPool:

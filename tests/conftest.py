@@ -27,14 +27,18 @@ import pytest  # noqa: E402
 
 from local_stack import mysql  # noqa: E402
 from local_stack.endpoint import AwsEndpoint, administrator  # noqa: E402
-from local_stack.stack import LocalStack  # noqa: E402
+from local_stack.stack import STATE_DIR, LocalStack  # noqa: E402
+
+DECISIONS = STATE_DIR / "iam" / "decisions"
 
 
 @pytest.fixture(scope="session")
-def endpoint() -> Iterator[AwsEndpoint]:
-    """The local AWS endpoint for the whole session; this process is its administrator.
-    Tests keep apart by unique data and stack names, not fresh accounts."""
-    server = AwsEndpoint().start()
+def endpoint(worker_id: str) -> Iterator[AwsEndpoint]:
+    """The local AWS endpoint for the whole session, IAM enforced; this process is its
+    administrator. Tests keep apart by unique data and stack names, not fresh accounts.
+    Every IAM decision is kept in .local/iam/decisions/ for `make iam-report`."""
+    decisions = DECISIONS / f"pytest-{worker_id}-{os.getpid()}.jsonl"
+    server = AwsEndpoint(decisions=decisions, enforce=True).start()
     with administrator(server):
         yield server
     server.stop()

@@ -20,33 +20,19 @@ facts       `ResourceFacts` (queue ARN from URL, KMS key of a queue/topic/table/
             bucket/object, ...) and `MotoFacts`, which reads moto's in-process backends
 errors      AWS's error answers per protocol (codes, HTTP status, message shape)
 gate        `Gate` (WSGI middleware in front of moto), `CredentialRegistry`,
-            `GatedMotoServer`, fault injection
+            fault injection; local_stack.endpoint.AwsEndpoint serves moto behind it
 records     `DecisionRecord`, `DecisionLog` (memory + optional JSONL file)
 deliveries  `Deliveries`: SNS->SQS, S3/API Gateway->Lambda, schedule->function, checked
             against resource policies and the scheduler's role
 report      `python -m local_stack.iam.report`: used vs granted per function
 
-Wiring it into the local runtime
---------------------------------
-    registry = CredentialRegistry()
-    log = DecisionLog(ROOT / ".local" / "iam" / "decisions.jsonl")   # what the report reads
-    server = GatedMotoServer(lambda app: Gate(
-        app,
-        registry=registry,
-        admin_keys={ADMIN_KEY},            # the stack's own tooling, the tests, the demo
-        mapper=ActionMapper(MotoFacts(account, region), region=region, account=account),
-        resources=ResourcePolicies(account=account, partition="aws"),  # empty until deploy
-        log=log,
-        on_denial=print_into_the_functions_log,   # optional: DecisionRecord -> None
-        enforce=not opted_out,                    # False: record only (say so loudly)
-    )).start()
-    # AWS_ENDPOINT_URL=server.endpoint; deploy with ADMIN_KEY credentials, then:
-    policies = load_effective_policies(stack.template.transformed, stack.cloud.resolve)
-    server.gate.load(policies)                                # resource policies
-    for logical_id, function in policies.functions.items():
-        issued = registry.issue(function.principal(), expires_at=None)
-        environment_of[logical_id] |= issued.environment()   # AWS_ACCESS_KEY_ID, ...
-    deliveries = Deliveries(policies, MotoFacts(account, region), log)
+How the local stack uses it
+---------------------------
+local_stack.endpoint.AwsEndpoint serves moto behind a `Gate` with one `CredentialRegistry`
+and one `DecisionLog`; each deployed LocalStack (local_stack.stack) loads its template's
+`EffectivePolicies`, attaches its resource policies to the endpoint, issues each function
+the credentials of its role (`registry.issue(function.principal())`), and gives its service
+emulators a `Deliveries` to ask before acting as a service.
 
 What runs with which credentials (as in AWS):
 * a function's code, its SQS and stream event-source mappings (receive, delete, stream
@@ -70,7 +56,7 @@ from local_stack.iam.effective import (
 )
 from local_stack.iam.evaluate import AccessRequest, Decision, evaluate
 from local_stack.iam.facts import MotoFacts, ResourceFacts
-from local_stack.iam.gate import CredentialRegistry, Gate, GatedMotoServer, IssuedCredentials
+from local_stack.iam.gate import CredentialRegistry, Gate, IssuedCredentials
 from local_stack.iam.policy import Policy, Principal
 from local_stack.iam.records import DecisionLog, DecisionRecord, read_records
 from local_stack.iam.requests import ParsedRequest, RawRequest, RequestParser
@@ -87,7 +73,6 @@ __all__ = [
     "EffectivePolicies",
     "FunctionIdentity",
     "Gate",
-    "GatedMotoServer",
     "IssuedCredentials",
     "MotoFacts",
     "NoLocalRule",

@@ -20,7 +20,7 @@ Resources whose `Condition` is false are skipped, as CloudFormation skips them.
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -164,6 +164,18 @@ class ResourcePolicies:
             return self.functions.get(unqualified), False
         table = {"sqs": self.queues, "sns": self.topics, "secretsmanager": self.secrets}
         return table.get(service, {}).get(resource), False
+
+
+def merged(account: str, partition: str, many: Iterable[ResourcePolicies]) -> ResourcePolicies:
+    """The resource policies of several deployed stacks served by one endpoint (their
+    resources have different ARNs, so nothing collides)."""
+    tables: dict[str, dict[str, Policy]] = {
+        name: {} for name in ("queues", "topics", "keys", "buckets", "secrets", "functions")
+    }
+    for policies in many:
+        for name, table in tables.items():
+            table.update(getattr(policies, name))
+    return ResourcePolicies(account=account, partition=partition, **tables)
 
 
 @dataclass(frozen=True)

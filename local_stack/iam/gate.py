@@ -263,6 +263,8 @@ class Gate:
         key = parsed.credentials.access_key
         if key is not None and key in self.admin_keys and not self.record_admin:
             return Outcome(parsed=parsed)
+        if key is None and self.parser.unauthenticated(parsed):
+            return Outcome(parsed=parsed)  # public by design, e.g. a user pool's sign-in
         if key is None:
             message = "Access Denied" if parsed.service == "s3" else "anonymous access denied"
             return Outcome(
@@ -447,52 +449,3 @@ class Gate:
             )
         start_response(captured["status"], captured["headers"], captured.get("exc_info"))
         return result
-
-
-class GatedMotoServer:
-    """moto's server application behind a gate, served on 127.0.0.1 (port 0: a free one),
-    like `moto.server.ThreadedMotoServer` but with `wrap(app)` in front of moto."""
-
-    def __init__(self, wrap: Callable[[WSGIApp], WSGIApp], host: str = "127.0.0.1", port: int = 0):
-        self.wrap = wrap
-        self.host = host
-        self.port = port
-        self.app: WSGIApp | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def gate(self) -> Gate:
-        if not isinstance(self.app, Gate):
-            raise RuntimeError("the wrapped application is not a Gate")
-        return self.app
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "GatedMotoServer":
-        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - heavy to import
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server  # noqa: PLC0415
-
-        self.app = self.wrap(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gated-moto", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)

@@ -367,6 +367,15 @@ class RequestParser:
 
     # -- entry point ---------------------------------------------------------------------
 
+    def unauthenticated(self, parsed: ParsedRequest) -> bool:
+        """Whether AWS serves the operation without credentials (its model says noAuth:
+        Cognito's InitiateAuth, RespondToAuthChallenge, SignUp...)."""
+        try:
+            operation = self.model(parsed.service).operation_model(parsed.operation)
+        except Exception:  # noqa: BLE001 - an operation botocore does not know needs auth
+            return False
+        return operation.auth_type == "none"
+
     def parse(self, raw: RawRequest) -> ParsedRequest:
         form = multipart_form(raw) if raw.method == "POST" else {}
         credentials = credentials_of(raw, form)

@@ -1,6 +1,6 @@
 """The gate in front of a real moto server, round-tripped through botocore.
 
-A `GatedMotoServer` (moto's own WSGI application behind `local_stack.iam.gate.Gate`) on a
+A `AwsEndpoint` (moto's own WSGI application behind `local_stack.iam.gate.Gate`) on a
 free port; boto3 clients sign with distinct credentials: an admin key (passes unchecked),
 keys issued to roles with different policies, an expired key, a key nobody issued. The
 `ClientError` codes and messages asserted are what botocore parses from the gate's answers,
@@ -20,10 +20,11 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local_stack.endpoint import AwsEndpoint
 from local_stack.iam.actions import ActionMapper
 from local_stack.iam.effective import ResourcePolicies
 from local_stack.iam.facts import MotoFacts
-from local_stack.iam.gate import CredentialRegistry, Gate, GatedMotoServer, IssuedCredentials
+from local_stack.iam.gate import CredentialRegistry, Gate, IssuedCredentials
 from local_stack.iam.policy import Policy, Principal
 from local_stack.iam.records import DecisionLog, read_records
 
@@ -53,7 +54,7 @@ def allow(action: Any, resource: Any, **extra: Any) -> dict[str, Any]:
 
 class Env:
     def __init__(
-        self, server: GatedMotoServer, registry: CredentialRegistry, log: DecisionLog, key: str
+        self, server: AwsEndpoint, registry: CredentialRegistry, log: DecisionLog, key: str
     ):
         self.server = server
         self.registry = registry
@@ -80,7 +81,7 @@ class Env:
         return boto3.client(  # type: ignore[call-overload]
             service,
             region_name=REGION,
-            endpoint_url=self.server.endpoint,
+            endpoint_url=self.server.url,
             config=Config(retries={"max_attempts": 1}, **config),
             **keys,
         )
@@ -106,7 +107,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
     # resources, created by the admin through the gate
     holder["resources"] = ResourcePolicies(account=ACCOUNT, partition="aws")
-    server = GatedMotoServer(wrap).start()
+    server = AwsEndpoint(gate=wrap).start()
     admin = Env(server, registry, log, "")
     kms = admin.client("kms")
     key = kms.create_key(Description="gate test")["KeyMetadata"]["Arn"]

@@ -6,13 +6,12 @@ have delivered, in order, and can stop in between to look at the queues.
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
 from customer_platform import aws
 from local_stack.endpoint import AwsEndpoint
@@ -212,27 +211,25 @@ def test_the_same_message_delivered_twice_is_processed_once(fanout: LocalStack, 
 
 
 @pytest.fixture
-def sns_outage(fanout: LocalStack) -> Iterator[dict[str, bool]]:
-    """Make the publishers' own SNS clients fail until the test says the fault cleared."""
-    fault = {"active": True}
-    clients = [
-        fanout.function(name).module("customer_platform.aws").sns() for name in (PUBLISHER, RELAY)
+def sns_outage(fanout: LocalStack) -> Iterator[Callable[[], None]]:
+    """SNS answers the publishers' Publish calls with 503 (at the local AWS endpoint) until
+    the test calls the function it is given: the outage is over."""
+    faults = [
+        fanout.inject_fault(name, "sns:Publish", "ServiceUnavailable", status=503, count=10_000)
+        for name in (PUBLISHER, RELAY)
     ]
 
-    def fail(**_: Any) -> None:
-        if fault["active"]:
-            raise EndpointConnectionError(endpoint_url="https://sns.us-east-1.amazonaws.com")
+    def end() -> None:
+        for fault in faults:
+            fault.remaining = 0
 
-    for client in clients:
-        client.meta.events.register("before-call.sns", fail)
-    yield fault
-    for client in clients:
-        client.meta.events.unregister("before-call.sns", fail)
+    yield end
+    end()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_failed_publish_loses_no_event(
-    fanout: LocalStack, sns_outage: dict[str, bool], backend: str
+    fanout: LocalStack, sns_outage: Callable[[], None], backend: str
 ):
     api = CustomersClient(fanout.api, backend)
     created = api.create()
@@ -240,7 +237,7 @@ def test_a_failed_publish_loses_no_event(
     run_stream(fanout, rounds=3)
     assert not peek(fanout, "AuditQueueUrl"), "nothing was published during the outage"
 
-    sns_outage["active"] = False
+    sns_outage()
     run_stream(fanout)
 
     audit = [json.loads(m["Body"]) for m in peek(fanout, "AuditQueueUrl")]

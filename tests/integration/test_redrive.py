@@ -2,36 +2,28 @@
 
 import json
 import uuid
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from customer_platform import aws
+from local_stack.iam.gate import Fault
 from local_stack.redrive import redrive
 from local_stack.stack import LocalStack
 from tests.integration.test_fanout import _event
 
 
 @pytest.fixture
-def outage(fresh_stack: LocalStack) -> Any:
-    """The audit consumer cannot write while its table is unreachable."""
-    aws.reset_clients()
-    client = (
-        fresh_stack.function("CustomerAuditFunction").module("customer_platform.aws").dynamodb()
+def outage(fresh_stack: LocalStack) -> Iterator[Fault]:
+    """DynamoDB answers the audit consumer's writes with 500 until the fault is ended."""
+    fault = fresh_stack.inject_fault(
+        "CustomerAuditFunction", "dynamodb:PutItem", "InternalServerError", count=10_000
     )
-    fault = {"active": True}
-
-    def fail(**_: Any) -> None:
-        if fault["active"]:
-            raise ConnectionError("audit table unreachable")
-
-    client.meta.events.register("before-call.dynamodb.PutItem", fail)
     yield fault
-    client.meta.events.unregister("before-call.dynamodb.PutItem", fail)
+    fault.remaining = 0
 
 
 def test_messages_dead_lettered_in_an_outage_land_after_a_redrive(
-    fresh_stack: LocalStack, outage: dict[str, bool]
+    fresh_stack: LocalStack, outage: Fault
 ):
     sqs = fresh_stack.cloud.client("sqs")
     outputs = fresh_stack.outputs()
@@ -42,7 +34,7 @@ def test_messages_dead_lettered_in_an_outage_land_after_a_redrive(
     depth = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert depth["Attributes"]["ApproximateNumberOfMessages"] == "1"
 
-    outage["active"] = False
+    outage.remaining = 0  # the table is reachable again
     moved = redrive(sqs, dlq)
     fresh_stack.event_sources.drain()
 

@@ -11,7 +11,6 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 from customer_platform.database import Credentials, Database, Timeouts
@@ -92,28 +91,14 @@ def put_secret_document(stack: LocalStack, document: dict[str, Any]) -> None:
     client.put_secret_value(SecretId=arn, SecretString=json.dumps(document))
 
 
-def function_module(stack: LocalStack, logical_id: str, module: str) -> ModuleType:
-    """A module as loaded inside a function's execution environment (after an invocation)."""
-    return stack.function(logical_id)._modules[module]
-
-
-class SecretReads:
-    """Counts GetSecretValue calls the function's Secrets Manager client makes, by secret."""
-
-    def __init__(self, stack: LocalStack, logical_id: str = RDS_FUNCTION) -> None:
-        client = function_module(stack, logical_id, "customer_platform.aws").secretsmanager()
-        self.calls: list[str] = []
-        client.meta.events.register(
-            "before-parameter-build.secrets-manager.GetSecretValue",
-            self._record,
-            unique_id=str(id(self)),
-        )
-
-    def _record(self, params: dict[str, Any], **_: Any) -> None:
-        self.calls.append(params["SecretId"])
-
-    def of(self, secret_arn: str) -> int:
-        return self.calls.count(secret_arn)
+def secret_reads(stack: LocalStack, secret_arn: str, logical_id: str = RDS_FUNCTION) -> int:
+    """GetSecretValue calls of `secret_arn` the function has made so far, as the local AWS
+    endpoint recorded them (observed at the AWS boundary, not inside the function)."""
+    return sum(
+        1
+        for record in stack.calls(logical_id, "secretsmanager:GetSecretValue")
+        if record.resource == secret_arn
+    )
 
 
 # -- a network path that can be cut -----------------------------------------------------
