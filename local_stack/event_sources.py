@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from local_stack import s3
 from local_stack.cloud import LocalCloud
 from local_stack.functions import LocalFunction
@@ -178,6 +180,14 @@ class StreamMapping:
     def _give_up(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
         if self.on_failure_url is None or not batch:
             return
+        try:
+            self._send_failure_record(shard_id, batch)
+        except ClientError as error:
+            # What Lambda does too: the record is lost (its logs say so), the shard moves on.
+            name = self.function.source.logical_id
+            print(f"{name}: on-failure destination refused the record: {error}", file=sys.stderr)
+
+    def _send_failure_record(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
         self.cloud.client("sqs", self.function.credentials).send_message(
             QueueUrl=self.on_failure_url,
             MessageBody=json.dumps(

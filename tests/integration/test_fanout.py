@@ -15,7 +15,7 @@ import pytest
 
 from customer_platform import aws
 from local_stack.endpoint import AwsEndpoint
-from local_stack.event_sources import SqsMapping
+from local_stack.event_sources import SqsMapping, StreamMapping
 from local_stack.stack import LocalStack
 from tests.conftest import deploy
 from tests.support.customers import CustomersClient, unique_email
@@ -289,3 +289,30 @@ def test_with_a_sender_the_welcome_email_is_sent_through_ses_once(ses_stack: Loc
     assert [(i["mode"]["S"], "messageId" in i) for i in items] == [("sent", True)]
     sent = ses_stack.cloud.client("ses").get_send_statistics()["SendDataPoints"]
     assert sum(point["DeliveryAttempts"] for point in sent) == 1
+
+
+def test_a_stream_batch_that_keeps_failing_is_recorded_in_the_on_failure_queue(
+    fanout: LocalStack,
+):
+    """After MaximumRetryAttempts, Lambda sends the batch's coordinates to the on-failure
+    destination with the function's role; the queue is encrypted with the stack key, so
+    the role needs kms:GenerateDataKey and kms:Decrypt through SQS as well as
+    sqs:SendMessage. Catches: either missing (AWS would drop the record silently, and the
+    PublisherFailureAlarm would never fire)."""
+    outage = fanout.inject_fault(
+        PUBLISHER, "sns:Publish", "ServiceUnavailable", status=503, count=10_000
+    )
+    created = CustomersClient(fanout.api, "dynamodb").create()
+    (mapping,) = fanout.event_sources.for_function(PUBLISHER)
+    assert isinstance(mapping, StreamMapping)
+
+    for _ in range(mapping.max_retries + 1):
+        mapping.poll()
+    outage.remaining = 0
+
+    (record,) = [json.loads(m["Body"]) for m in peek(fanout, "PublisherFailureQueueUrl")]
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["DDBStreamBatchInfo"]["batchSize"] == 1
+    denied = fanout.calls(PUBLISHER, allowed=False)
+    assert {r.reason for r in denied} == {"injected-fault"}, [r.message for r in denied]
+    assert created["id"]
