@@ -27,11 +27,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from moto.events.models import EventPattern
 
 from local_stack import s3
 from local_stack.cloud import LocalCloud
 from local_stack.functions import LocalFunction
 from local_stack.iam import Deliveries
+
+
+def _filters(props: dict[str, Any]) -> list[EventPattern]:
+    """An event source mapping's FilterCriteria, as EventBridge-style patterns (moto's)."""
+    criteria = props.get("FilterCriteria") or {}
+    return [EventPattern.load(item["Pattern"]) for item in criteria.get("Filters", [])]
+
+
+def _matches(filters: list[EventPattern], record: dict[str, Any]) -> bool:
+    return not filters or any(pattern.matches_event(record) for pattern in filters)
 
 
 def _failed_ids(result: Any) -> set[str]:
@@ -121,6 +132,7 @@ class StreamMapping:
     max_retries: int
     on_failure_url: str | None
     cloud: LocalCloud
+    filters: list[EventPattern] = field(default_factory=list)  # FilterCriteria: any matches
     _checkpoints: dict[str, str] = field(default_factory=dict)  # shard -> last sequence read
     _pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
@@ -149,7 +161,10 @@ class StreamMapping:
                 fresh = [self._record(r) for r in records.get("Records", [])]
                 if fresh:
                     self._checkpoints[shard_id] = fresh[-1]["dynamodb"]["SequenceNumber"]
-                pending.extend(fresh)
+                # Lambda's event filtering: records no filter matches never reach the function.
+                kept = [record for record in fresh if _matches(self.filters, record)]
+                handled += len(fresh) - len(kept)
+                pending.extend(kept)
             if pending:
                 handled += self._deliver(shard_id, pending)
         return handled
@@ -299,6 +314,7 @@ class EventSources:
                             max_retries=int(props.get("MaximumRetryAttempts", 0)),
                             on_failure_url=_queue_url(cloud, failure_arn) if failure_arn else None,
                             cloud=cloud,
+                            filters=_filters(props),
                         )
                     )
                 elif event.get("Type") in ("ScheduleV2", "Schedule"):

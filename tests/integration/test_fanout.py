@@ -299,9 +299,9 @@ def test_a_stream_batch_that_keeps_failing_is_recorded_in_the_on_failure_queue(
     the role needs kms:GenerateDataKey and kms:Decrypt through SQS as well as
     sqs:SendMessage. Catches: either missing (AWS would drop the record silently, and the
     PublisherFailureAlarm would never fire)."""
-    outage = fanout.inject_fault(
-        PUBLISHER, "sns:Publish", "ServiceUnavailable", status=503, count=10_000
-    )
+    # A failure the SDK does not retry (the topic's key disabled), so each of Lambda's
+    # attempts fails at once.
+    outage = fanout.inject_fault(PUBLISHER, "sns:Publish", "KMSDisabled", status=400, count=10_000)
     created = CustomersClient(fanout.api, "dynamodb").create()
     (mapping,) = fanout.event_sources.for_function(PUBLISHER)
     assert isinstance(mapping, StreamMapping)
