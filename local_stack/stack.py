@@ -27,7 +27,7 @@ from local_stack.iam.gate import Fault
 from local_stack.iam.records import DecisionRecord
 from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
-from local_stack.template import ROOT, SamTemplate, load_template
+from local_stack.template import ROOT, TEMPLATE, SamTemplate, load_template
 
 DEFAULT_STACK_NAME = "customer-platform"
 DEFAULT_REGION = "us-east-1"
@@ -40,6 +40,7 @@ class LocalStack:
     stack_name: str = DEFAULT_STACK_NAME
     region: str = DEFAULT_REGION
     parameters: dict[str, str] = field(default_factory=dict)
+    template_path: Path = TEMPLATE  # tests deploy changed copies of template.yaml
     log_dir: Path = STATE_DIR / "logs"
     echo: TextIO | None = None  # where function logs are shown as they are written
     template: SamTemplate = field(init=False)
@@ -63,7 +64,7 @@ class LocalStack:
         return self
 
     def _deploy(self) -> None:
-        self.template = load_template(parameters=self.parameters)
+        self.template = load_template(self.template_path, parameters=self.parameters)
         self.cloud = LocalCloud(
             self.template, self.stack_name, self.region, self.endpoint.url
         ).deploy(self.parameters)

@@ -28,6 +28,7 @@ import pytest  # noqa: E402
 from local_stack import mysql  # noqa: E402
 from local_stack.endpoint import AwsEndpoint, administrator  # noqa: E402
 from local_stack.stack import STATE_DIR, LocalStack  # noqa: E402
+from local_stack.template import TEMPLATE  # noqa: E402
 
 DECISIONS = STATE_DIR / "iam" / "decisions"
 
@@ -68,9 +69,14 @@ def deploy(
     logs: Path,
     name: str = "customer-platform",
     parameters: dict[str, str] | None = None,
+    template: Path = TEMPLATE,
 ) -> LocalStack:
     return LocalStack(
-        endpoint=endpoint, stack_name=name, parameters=parameters or {}, log_dir=logs / name
+        endpoint=endpoint,
+        stack_name=name,
+        parameters=parameters or {},
+        template_path=template,
+        log_dir=logs / name,
     ).deploy()
 
 

@@ -2,7 +2,7 @@
 
     python -m local_stack.iam.report [--decisions FILE ...] [--reasons FILE] [--strict]
 
-Reads the gate's decision log(s) (JSON lines, default `.local/iam/decisions.jsonl`) and the
+Reads the gate's decision logs (JSON lines, default: every file in `.local/iam/decisions/`) and the
 template, and prints for every function:
 * used: each action and resource it was allowed, how often, and by which statement(s);
 * denied: each denial, as the caller was told;
@@ -29,7 +29,8 @@ from local_stack.iam.policy import Statement
 from local_stack.iam.records import DecisionRecord, read_records
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DECISIONS = ROOT / ".local" / "iam" / "decisions.jsonl"
+# Every run with the IAM check on (tests, `make demo`, `make api`) writes its own file here.
+DEFAULT_DECISIONS = ROOT / ".local" / "iam" / "decisions"
 DEFAULT_REASONS = Path(__file__).with_name("unused-reasons.toml")
 
 
@@ -218,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         nargs="*",
         default=[DEFAULT_DECISIONS],
-        help="decision logs (JSON lines) the gate wrote",
+        help="decision logs (JSON lines) the gate wrote, or folders of them",
     )
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--reasons", type=Path, default=DEFAULT_REASONS)
@@ -229,9 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     missing = [path for path in args.decisions if not path.exists()]
-    if missing:
+    logs = [
+        log
+        for path in args.decisions
+        if path.exists()
+        for log in (sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+    ]
+    if missing or not logs:
         print(
-            f"no decision log at {', '.join(map(str, missing))}: run the test suite or "
+            f"no decision log in {', '.join(map(str, args.decisions))}: run the test suite or "
             "`make demo` with the IAM check on first",
             file=sys.stderr,
         )
@@ -240,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from local_stack.template import load_template  # noqa: PLC0415 - after the region is set
 
     policies = load_effective_policies(load_template(args.template).transformed, symbolic())
-    report = build_report(policies, read_records(args.decisions), load_reasons(args.reasons))
+    report = build_report(policies, read_records(logs), load_reasons(args.reasons))
     print(render(report))
     return 1 if args.strict and (report.flagged or report.denials) else 0
 

@@ -1,0 +1,169 @@
+"""Every function needs the permissions its role grants: a copy of template.yaml with one
+statement removed from a function's role makes a local run of that function fail with
+AWS's denial. The mutation is applied to the template (never to the IAM check or the
+code), deployed like any stack and run through the same emulators as the real one.
+
+One copy of the template removes one statement from every function's role at once: the
+roles are independent, so each function's failure is its own missing statement's (the
+denial recorded for each function names the action that statement granted).
+"""
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack.endpoint import AwsEndpoint
+from local_stack.functions import FunctionError
+from local_stack.mysql import ServerAddress
+from local_stack.stack import LocalStack
+from local_stack.template import ROOT, load_yaml
+from tests.conftest import deploy
+
+EVENTS = ROOT / "events"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Remove `statement` (a policy template's name, or an inline statement's Sid) from
+    the function's Policies; `event` runs it; `denied` is the action AWS would refuse."""
+
+    statement: str
+    event: str
+    denied: str
+    occurrence: int = 0  # which one, when the function uses a policy template twice
+
+
+MUTATIONS = {
+    "CustomersDynamoDBFunction": Mutation(
+        "CustomersAndTheirEmailGuards", "customers_dynamodb/create.json", "dynamodb:PutItem"
+    ),
+    "CustomersRdsFunction": Mutation(
+        "AWSSecretsManagerGetSecretValuePolicy",
+        "customers_rds/get.json",
+        "secretsmanager:GetSecretValue",
+    ),
+    "DocumentsFunction": Mutation("DocumentMetadata", "documents/create.json", "dynamodb:PutItem"),
+    "DocumentUploadedFunction": Mutation(
+        "DocumentMetadata", "document_uploaded/object-created.json", "dynamodb:GetItem"
+    ),
+    "CustomerEventsPublisherFunction": Mutation(
+        "SNSPublishMessagePolicy", "customer_events_publisher/stream-batch.json", "sns:Publish"
+    ),
+    "OutboxRelayFunction": Mutation(
+        "AWSSecretsManagerGetSecretValuePolicy", "", "secretsmanager:GetSecretValue"
+    ),
+    "CustomerAuditFunction": Mutation(
+        "AppendToAndReadTheTrail", "customer_audit/sqs-batch.json", "dynamodb:PutItem"
+    ),
+    "WelcomeEmailFunction": Mutation(
+        "IdempotencyRecords", "welcome_email/sqs-batch.json", "dynamodb:PutItem"
+    ),
+    "PartnerFetcherFunction": Mutation(
+        "ReadTheFeedUrlParameter", "partner_fetcher/scheduled.json", "ssm:GetParameter"
+    ),
+    "PartnerWriterFunction": Mutation(
+        "AWSSecretsManagerGetSecretValuePolicy",
+        "partner_writer/ingest-batch.json",
+        "secretsmanager:GetSecretValue",
+    ),
+}
+# The migrations run while the stack deploys (the custom resource): a separate copy.
+MIGRATIONS = "DatabaseMigrationsFunction"
+
+
+def without(source: dict[str, Any], function: str, mutation: Mutation) -> dict[str, Any]:
+    """`source` with `mutation.statement` gone from `function`'s Policies."""
+    policies: list[dict[str, Any]] = source["Resources"][function]["Properties"]["Policies"]
+    seen = 0
+    for index, policy in enumerate(policies):
+        if mutation.statement in policy:  # a policy template, e.g. SNSPublishMessagePolicy
+            if seen == mutation.occurrence:
+                del policies[index]
+                return source
+            seen += 1
+        statements = policy.get("Statement", [])
+        kept = [s for s in statements if s.get("Sid") != mutation.statement]
+        if len(kept) != len(statements):
+            if kept:
+                policy["Statement"] = kept
+            else:
+                del policies[index]
+            return source
+    raise AssertionError(f"{function} has no {mutation.statement}: update MUTATIONS")
+
+
+def write(source: dict[str, Any], folder: Path) -> Path:
+    path = folder / "template.json"  # JSON is YAML: the SAM translator reads it as is
+    path.write_text(json.dumps(source))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mutated(
+    endpoint: AwsEndpoint,
+    mysql_server: ServerAddress,
+    function_logs: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LocalStack]:
+    source = copy.deepcopy(load_yaml())
+    for function, mutation in MUTATIONS.items():
+        source = without(source, function, mutation)
+    template = write(source, tmp_path_factory.mktemp("mutated"))
+    stack = deploy(endpoint, function_logs, "t-mutated-roles", template=template)
+    yield stack
+    stack.close()
+
+
+def failed(run: Callable[[], Any]) -> bool:
+    """Whether the invocation failed as its caller would see it: an error, a 5xx answer, or
+    batch items reported as failed."""
+    try:
+        result = run()
+    except FunctionError:
+        return True
+    if isinstance(result, dict):
+        if int(result.get("statusCode", 200)) >= 500:
+            return True
+        return bool(result.get("batchItemFailures"))
+    return False
+
+
+def test_every_function_is_covered():
+    functions = {
+        logical_id
+        for logical_id, resource in load_yaml()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == set(MUTATIONS) | {MIGRATIONS}
+
+
+@pytest.mark.parametrize("function", sorted(MUTATIONS))
+def test_a_function_without_a_statement_it_relies_on_fails_with_the_denial(
+    mutated: LocalStack, function: str
+):
+    mutation = MUTATIONS[function]
+    event = json.loads((EVENTS / mutation.event).read_text()) if mutation.event else {}
+
+    assert failed(lambda: mutated.function(function).invoke(event).result)
+
+    denied = {record.action for record in mutated.calls(function, allowed=False)}
+    assert mutation.denied in denied, denied
+
+
+def test_the_migrations_without_their_secret_fail_the_deploy(
+    endpoint: AwsEndpoint, mysql_server: ServerAddress, function_logs: Path, tmp_path: Path
+):
+    """What CloudFormation would do: the custom resource fails, the deploy with it."""
+    mutation = Mutation("AWSSecretsManagerGetSecretValuePolicy", "", "")
+    template = write(without(copy.deepcopy(load_yaml()), MIGRATIONS, mutation), tmp_path)
+
+    with pytest.raises(FunctionError) as failure:
+        deploy(endpoint, function_logs, "t-mutated-migrations", template=template)
+
+    assert "secretsmanager:GetSecretValue" in failure.value.logs
+    assert "is not authorized to perform" in failure.value.logs
