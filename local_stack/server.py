@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from moto.server import ThreadedMotoServer
 
+from local_stack import authorizer
 from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 from local_stack.stack import LocalStack
 from local_stack.template import ROOT
@@ -114,7 +115,7 @@ def running_stack(port: int | None = None, write_outputs: bool = True) -> Iterat
         host, moto_port = moto.get_host_and_port()
         endpoint = f"http://{host}:{moto_port}"
         os.environ["AWS_ENDPOINT_URL"] = endpoint  # boto3 >= 1.28 honours it for every client
-        stack = LocalStack().deploy()
+        stack = LocalStack(parameters=authorizer.requested_parameters()).deploy()
         stack.event_sources.start()  # queue consumers and the stream trigger, continuously
         stack.on_close(stack.event_sources.stop)
         http = ThreadingHTTPServer(("127.0.0.1", port or 0), _handler_for(stack.api))
@@ -164,7 +165,7 @@ def main() -> int:
     with running_stack(port=port) as running:
         width = max(len(key) for key in running.outputs)
         print("\nLocal stack is up (moto + in-process functions; no Docker, no AWS account).")
-        print(access_note(running.outputs) + "\n")
+        print((authorizer.access_note(running.stack) or access_note(running.outputs)) + "\n")
         for key, value in running.outputs.items():
             print(f"  {key:<{width}}  {value}")
         print(f"\nOutputs written to {OUTPUTS_FILE}")

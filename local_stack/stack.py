@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_stack import mysql, s3
+from local_stack import authorizer, mysql, s3
 from local_stack.apigateway import LocalApi
 from local_stack.cloud import LocalCloud
 from local_stack.event_sources import EventSources
@@ -60,6 +60,7 @@ class LocalStack:
         # function at the latest before the API serves its next request.
         mappings = self.event_sources.mappings
         self.api.before_request.append(lambda: s3.deliver_notifications(mappings))
+        authorizer.install(self)  # only with an explicit ApiAuth=COGNITO: the API is open otherwise
         return self
 
     def on_close(self, cleanup: Callable[[], None]) -> None:
