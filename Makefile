@@ -73,8 +73,8 @@ demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack
 	$(BIN)/python -m local_stack.demo
 
 .PHONY: api
-api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api
-	$(BIN)/python -m local_stack.server
+api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api; ApiAuth=COGNITO checks tokens
+	$(if $(ApiAuth),LOCAL_API_AUTH=$(ApiAuth) )$(BIN)/python -m local_stack.server
 
 .PHONY: invoke
 invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFunction EVENT=events/customers_dynamodb/get.json
@@ -104,9 +104,14 @@ openapi: $(STAMP) ## regenerate docs/openapi.json and the template's request mod
 	PYTHONPATH=layers/shared $(BIN)/python -m tools.openapi
 
 .PHONY: user
-user: $(STAMP) ## a user of the deployed stack's user pool: make user EMAIL=you@example.com [STACK=...]
-	@test -n "$(EMAIL)" || { echo "usage: make user EMAIL=you@example.com [STACK=customer-platform]"; exit 2; }
-	$(BIN)/python -m tools.sandbox_user "$(EMAIL)" --region $(REGION) $(if $(STACK),--stack $(STACK))
+user: $(STAMP) ## a user of the deployed stack's user pool: make user EMAIL=you@example.com [GROUP=readers|writers|admins] [STACK=...]
+	@test -n "$(EMAIL)" || { echo "usage: make user EMAIL=you@example.com [GROUP=readers|writers|admins] [STACK=customer-platform]"; exit 2; }
+	$(BIN)/python -m tools.sandbox_user "$(EMAIL)" --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(GROUP),--group $(GROUP))
+
+.PHONY: drill-aws
+drill-aws: $(STAMP) ## what only AWS can show, against YOUR deployed sandbox stack: make drill-aws NAME=<stack> [ARGS=--only ...]
+	@test -n "$(NAME)" || { echo "usage: make drill-aws NAME=<deployed stack name> [ARGS=...]; it never guesses a stack" >&2; exit 2; }
+	$(BIN)/python -m tools.drill_aws --stack "$(NAME)" --region $(REGION) $(ARGS)
 
 .PHONY: token
 token: $(STAMP) ## headers for the deployed API (Authorization, x-api-key): API_USER=you@example.com make token
