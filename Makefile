@@ -34,6 +34,10 @@ venv: $(STAMP) ## create .venv with the pinned dev dependencies
 test: $(STAMP) lint typecheck validate checkov ## lint, type-check, validate the template, run checkov and the test suite
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+.PHONY: pytest
+pytest: $(STAMP) ## some tests only, as the walkthrough shows them: make pytest ARGS="tests/contract -k duplicate"
+	$(BIN)/pytest -p no:cacheprovider $(ARGS)
+
 .PHONY: lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -98,6 +102,10 @@ bench: $(STAMP) ## latency, cold start, ingest and size figures beside their flo
 .PHONY: cost
 cost: $(STAMP) ## the notes' S3-vs-CloudFront monthly cost for 100,000 documents, every price an option (ARGS="--help")
 	$(BIN)/python -m tools.document_costs $(ARGS)
+
+.PHONY: budget
+budget: $(STAMP) ## the MySQL connection budget of each samconfig environment (ARGS="--set DatabaseInstanceClass=db.t4g.small")
+	$(BIN)/python -m tools.connection_budget $(ARGS)
 
 .PHONY: openapi
 openapi: $(STAMP) ## regenerate docs/openapi.json and the template's request models from the code
