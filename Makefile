@@ -32,7 +32,12 @@ venv: $(STAMP) ## create .venv with the pinned dev dependencies
 
 .PHONY: test
 test: $(STAMP) lint typecheck validate checkov ## lint, type-check, validate the template, run checkov and the test suite
+	@rm -f .local/iam/decisions/pytest-*.jsonl  # `make iam-report` reads this run's calls
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+.PHONY: pytest
+pytest: $(STAMP) ## some tests only, as the walkthrough shows them: make pytest ARGS="tests/contract -k duplicate"
+	$(BIN)/pytest -p no:cacheprovider $(ARGS)
 
 .PHONY: lint
 lint: $(STAMP)
@@ -73,8 +78,8 @@ demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack
 	$(BIN)/python -m local_stack.demo
 
 .PHONY: api
-api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api; Ctrl-C stops it
-	$(BIN)/python -m local_stack.server
+api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api; ApiAuth=COGNITO checks tokens; Ctrl-C stops it
+	$(if $(ApiAuth),LOCAL_API_AUTH=$(ApiAuth) )$(BIN)/python -m local_stack.server
 
 .PHONY: wait
 wait: $(STAMP) ## wait until a `make api` started elsewhere (e.g. `make api &`) answers; prints its URL
@@ -89,6 +94,10 @@ logs: ## follow one function's log of the running stack: make logs FN=CustomersR
 .PHONY: aws
 aws: $(STAMP) ## the AWS CLI against the running local stack: make aws ARGS="dynamodb list-tables"
 	@$(BIN)/python -m local_stack.aws_cli $(ARGS)
+
+.PHONY: iam-report
+iam-report: $(STAMP) ## per function: the AWS calls it made (tests, demo) beside what its role grants
+	@$(BIN)/python -m local_stack.iam.report $(ARGS)
 
 .PHONY: invoke
 invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFunction EVENT=events/customers_dynamodb/get.json
@@ -113,14 +122,23 @@ bench: $(STAMP) ## latency, cold start, ingest and size figures beside their flo
 cost: $(STAMP) ## the notes' S3-vs-CloudFront monthly cost for 100,000 documents, every price an option (ARGS="--help")
 	$(BIN)/python -m tools.document_costs $(ARGS)
 
+.PHONY: budget
+budget: $(STAMP) ## the MySQL connection budget of each samconfig environment (ARGS="--set DatabaseInstanceClass=db.t4g.small")
+	$(BIN)/python -m tools.connection_budget $(ARGS)
+
 .PHONY: openapi
 openapi: $(STAMP) ## regenerate docs/openapi.json and the template's request models from the code
 	PYTHONPATH=layers/shared $(BIN)/python -m tools.openapi
 
 .PHONY: user
-user: $(STAMP) ## a user of the deployed stack's user pool: make user EMAIL=you@example.com [STACK=...]
-	@test -n "$(EMAIL)" || { echo "usage: make user EMAIL=you@example.com [STACK=customer-platform]"; exit 2; }
-	$(BIN)/python -m tools.sandbox_user "$(EMAIL)" --region $(REGION) $(if $(STACK),--stack $(STACK))
+user: $(STAMP) ## a user of the deployed stack's user pool: make user EMAIL=you@example.com [GROUP=readers|writers|admins] [STACK=...]
+	@test -n "$(EMAIL)" || { echo "usage: make user EMAIL=you@example.com [GROUP=readers|writers|admins] [STACK=customer-platform]"; exit 2; }
+	$(BIN)/python -m tools.sandbox_user "$(EMAIL)" --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(GROUP),--group $(GROUP))
+
+.PHONY: drill-aws
+drill-aws: $(STAMP) ## what only AWS can show, against YOUR deployed sandbox stack: make drill-aws NAME=<stack> [ARGS=--only ...]
+	@test -n "$(NAME)" || { echo "usage: make drill-aws NAME=<deployed stack name> [ARGS=...]; it never guesses a stack" >&2; exit 2; }
+	$(BIN)/python -m tools.drill_aws --stack "$(NAME)" --region $(REGION) $(ARGS)
 
 .PHONY: token
 token: $(STAMP) ## headers for the deployed API (Authorization, x-api-key): API_USER=you@example.com make token

@@ -71,6 +71,8 @@ class LocalApi:
     # run before each request: asynchronous work the client could already observe in AWS
     # (S3 notifications of a finished upload, for instance)
     before_request: list[Callable[[], object]] = field(default_factory=list)
+    # ApiAuth=COGNITO locally (local_stack/authorizer.py): a 401, or the claims put in the event
+    authorize: Callable[[dict[str, Any]], "ApiResponse | None"] | None = None
 
     @classmethod
     def from_template(
@@ -128,6 +130,9 @@ class LocalApi:
             body=raw,
             source_ip=source_ip,
         )
+        refusal = self.authorize(event) if self.authorize is not None else None
+        if refusal is not None:
+            return refusal
         function = self.functions[route.function_id]
         if self.deliveries is not None:
             # API Gateway invokes with its service principal, allowed only by the

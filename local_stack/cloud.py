@@ -252,11 +252,12 @@ SHIMS |= {
     "AWS::CloudFront::Distribution": _created(s3.cloudfront_placeholder),
 }
 
-# -- API access: the Cognito user pool and its app client, through moto's cognito-idp -------
+# -- API access: the Cognito user pool, its app client and groups, through moto's cognito-idp
 
 SHIMS |= {
     "AWS::Cognito::UserPool": _created(cognito.user_pool),
     "AWS::Cognito::UserPoolClient": _created(cognito.user_pool_client),
+    "AWS::Cognito::UserPoolGroup": _created(cognito.user_pool_group),
 }
 
 

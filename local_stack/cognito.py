@@ -1,12 +1,13 @@
 """Cognito user pools for the local stack (moto's CloudFormation has no Cognito types).
 
-The user pool and its app client of template.yaml are created through moto's cognito-idp
-API with the template's properties, so a local `make token` signs in against a pool with
-the deployed pool's password policy and auth flows. A property the shim does not know
-fails the deploy rather than vanish silently.
+The user pool, its app client and its groups of template.yaml are created through moto's
+cognito-idp API with the template's properties, so a local `make token` signs in against a
+pool with the deployed pool's password policy and auth flows, and its ID tokens carry the
+same `cognito:groups`. A property the shim does not know fails the deploy rather than
+vanish silently.
 
-The local API does not check tokens (like `sam local start-api`): the pool is there for the
-tools and their tests, not as a gate.
+The local API does not check tokens by default (like `sam local start-api`); with
+`ApiAuth=COGNITO` given explicitly, local_stack/authorizer.py checks them against this pool.
 """
 
 from typing import Any, Protocol
@@ -93,3 +94,16 @@ def user_pool_client(logical_id: str, props: dict[str, Any], cloud: Cloud) -> Cr
     request.setdefault("ClientName", f"{cloud.stack_name}-{logical_id}")
     created = cloud.client("cognito-idp").create_user_pool_client(**request)["UserPoolClient"]
     return created["ClientId"], {"ClientId": created["ClientId"], "Name": created["ClientName"]}
+
+
+_GROUP_PROPERTIES = {"UserPoolId", "GroupName", "Description", "Precedence"}
+
+
+def user_pool_group(logical_id: str, props: dict[str, Any], cloud: Cloud) -> Created:
+    # RoleArn (an identity pool's role for the group) has no meaning without identity
+    # pools, which the stack does not create: unknown here, so it would fail loudly.
+    _unknown("AWS::Cognito::UserPoolGroup", logical_id, props, _GROUP_PROPERTIES)
+    request = dict(props)
+    request.setdefault("GroupName", f"{cloud.stack_name}-{logical_id}")
+    group = cloud.client("cognito-idp").create_group(**request)["Group"]
+    return group["GroupName"], {}

@@ -375,7 +375,7 @@ def main() -> int:
     print(_paint(BOLD, "Customer platform: every pattern, end to end, on this machine"))
     print(_paint(DIM, "Starting moto, deploying template.yaml into it, serving the API..."))
     port = int(os.environ["PORT"]) if os.environ.get("PORT") else None
-    with running_stack(port=port) as running:
+    with running_stack(port=port, record_as="demo") as running:
         print(f"   API {running.api_url}   AWS endpoint {running.aws_endpoint_url}")
         print(f"   outputs in {OUTPUTS_FILE}")
         demo = Demo(running)

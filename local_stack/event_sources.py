@@ -24,7 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 from moto.events.models import EventPattern
@@ -42,7 +42,7 @@ def _filters(props: dict[str, Any]) -> list[EventPattern]:
 
 
 def _matches(filters: list[EventPattern], record: dict[str, Any]) -> bool:
-    return not filters or any(pattern.matches_event(record) for pattern in filters)
+    return not filters or any(pattern.matches_event(cast(Any, record)) for pattern in filters)
 
 
 def _failed_ids(result: Any) -> set[str]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from local_stack import lambda_api, mysql
+from local_stack import authorizer, lambda_api, mysql
 from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 from local_stack.endpoint import AwsEndpoint, administrator
 from local_stack.runtime import interpreter_note
@@ -32,6 +32,7 @@ from local_stack.stack import STATE_DIR, LocalStack
 
 OUTPUTS_FILE = STATE_DIR / "outputs.json"
 SAM_ENV_FILE = STATE_DIR / "sam-env.json"  # `sam local invoke --env-vars` (needs Docker)
+DECISIONS_DIR = STATE_DIR / "iam" / "decisions"  # what `make iam-report` reads
 DEFAULT_PORT = 3000
 SAMPLE_EVENT = "events/customers_dynamodb/list.json"
 
@@ -171,19 +172,29 @@ def sam_env_vars(stack: LocalStack, endpoint_port: int) -> dict[str, dict[str, s
 def running_stack(
     port: int | None = None,
     write_outputs: bool = True,
+    *,
     echo: TextIO | None = None,
     parameters: dict[str, str] | None = None,
     host: str = "127.0.0.1",
+    record_as: str | None = None,
 ) -> Iterator[RunningStack]:
-    """The AWS endpoint, the deployed template, the API and the Lambda API; all stop on exit."""
+    """The AWS endpoint, the deployed template, the API and the Lambda API; all stop on exit.
+    With `record_as`, every IAM decision goes to .local/iam/decisions/<record_as>-<pid>.jsonl
+    (replacing that command's previous file) for `make iam-report`."""
     if port:
         check_port(port, host)
-    endpoint = AwsEndpoint(host=host).start()
+    decisions = None
+    if record_as is not None:
+        for previous in DECISIONS_DIR.glob(f"{record_as}-*.jsonl"):
+            previous.unlink(missing_ok=True)
+        decisions = DECISIONS_DIR / f"{record_as}-{os.getpid()}.jsonl"
+    endpoint = AwsEndpoint(host=host, decisions=decisions).start()
     servers: list[ThreadingHTTPServer] = []
     stack: LocalStack | None = None
     try:
         with administrator(endpoint):
-            stack = LocalStack(endpoint=endpoint, parameters=parameters or {}, echo=echo).deploy()
+            requested = authorizer.requested_parameters() | (parameters or {})
+            stack = LocalStack(endpoint=endpoint, parameters=requested, echo=echo).deploy()
             stack.event_sources.start()  # queue consumers, the stream trigger, schedules
             api = _listen(port or 0, _handler_for(stack.api), host)
             servers.append(api)
@@ -233,12 +244,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"Functions run on {interpreter_note('python3.13')}", flush=True)
     try:
-        with running_stack(port=port, echo=sys.stderr, host=host) as running:
+        with running_stack(port=port, echo=sys.stderr, host=host, record_as="api") as running:
             outputs = running.outputs
             width = max(len(key) for key in outputs)
             print("\nLocal stack is up: moto behind one endpoint, each function in its own")
             print("execution environments (Lambda Runtime Interface Emulator + awslambdaric).")
-            print(access_note(outputs) + "\n")
+            print((authorizer.access_note(running.stack) or access_note(outputs)) + "\n")
             for key, value in outputs.items():
                 print(f"  {key:<{width}}  {value}")
             admin = mysql.server()

@@ -79,5 +79,5 @@ def _install() -> None:
                         return
             original(subscription, *args, **kwargs)
 
-        sns_models.Subscription.publish = publish  # type: ignore[method-assign]
+        sns_models.Subscription.publish = publish  # type: ignore[method-assign,assignment]
         _installed = True

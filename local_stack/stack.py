@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from local_stack import mysql, s3, sns
+from local_stack import authorizer, mysql, s3, sns
 from local_stack.apigateway import LocalApi
 from local_stack.cloud import LocalCloud
 from local_stack.endpoint import ACCOUNT, AwsEndpoint
@@ -107,6 +107,7 @@ class LocalStack:
         # function at the latest before the API serves its next request.
         mappings = self.event_sources.mappings
         self.api.before_request.append(lambda: s3.deliver_notifications(mappings))
+        authorizer.install(self)  # only with an explicit ApiAuth=COGNITO: the API is open otherwise
 
     def _credentials(self, logical_id: str) -> Credentials:
         """Temporary credentials of the function's role, known to the endpoint's IAM check

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from customer_platform import aws
 from customer_platform.events.models import CustomerEvent
-from customer_platform.events.welcome import welcome
+from customer_platform.events.welcome import IDEMPOTENCY_TTL_SECONDS, welcome
 from customer_platform.settings import EnvSettings
 
 
@@ -44,8 +44,10 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-# A repeat delivery within a day returns the first result; SQS retries end well before.
-idempotency = IdempotencyConfig(event_key_jmespath="eventId", expires_after_seconds=86400)
+# A repeat delivery, or a redrive from the DLQ, returns the first result (see the TTL).
+idempotency = IdempotencyConfig(
+    event_key_jmespath="eventId", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
+)
 
 
 def _send(event: dict[str, Any]) -> dict[str, Any]:

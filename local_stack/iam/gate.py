@@ -251,6 +251,8 @@ class Gate:
     def _verdict(self, raw: RawRequest) -> Outcome:  # noqa: PLR0911 - one exit per verdict
         if raw.path.startswith("/moto-api") or raw.method == "OPTIONS":
             return Outcome()
+        if raw.method == "GET" and raw.path.endswith("/.well-known/jwks.json"):
+            return Outcome()  # a user pool's public signing keys: Cognito serves them to anyone
         try:
             parsed = self.parser.parse(raw)
         except UnreadableRequest as error:

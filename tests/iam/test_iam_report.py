@@ -11,10 +11,10 @@ from local_stack.iam.report import DEFAULT_REASONS, Reason, build_report, load_r
 from local_stack.template import load_template
 
 ROLE = "PartnerFetcherFunctionRole"
-SSM_READ = f"{ROLE}/{ROLE}Policy0/#1"
-DESCRIBE = f"{ROLE}/{ROLE}Policy0/#0"
+SSM_READ = f"{ROLE}/{ROLE}Policy0/ReadTheFeedUrlParameter"
 SQS_SEND = f"{ROLE}/{ROLE}Policy1/#0"
 KMS = f"{ROLE}/{ROLE}Policy2/SendToTheEncryptedIngestQueue"
+DEAD_LETTERS = f"{ROLE}/DeadLetterQueuePolicy/#0"  # SAM's, for the function's DLQ
 BASIC = f"{ROLE}/arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole/#0"
 PRINCIPAL = "arn:aws:sts::123456789012:assumed-role/stack-PartnerFetcherFunctionRole/fetcher"
 
@@ -38,7 +38,6 @@ RECORDS = [
     fetcher("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/p", True, SSM_READ),
     fetcher("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/p", True, SSM_READ),
     fetcher("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:ingest", True, SQS_SEND),
-    fetcher("kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/k", True, KMS),
     fetcher("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/k", True, KMS),
     fetcher("sqs:DeleteQueue", "arn:aws:sqs:us-east-1:123456789012:ingest", False),
 ]
@@ -69,12 +68,12 @@ def test_unused_statements_and_actions_are_flagged_without_a_reason(policies):
     _, fetch = fetcher_report(policies, [])
     whole = {u.statement.source.id for u in fetch.unused if u.whole}
     partial = {(u.statement.source.id, u.actions) for u in fetch.unused if not u.whole}
-    assert DESCRIBE in whole
+    assert DEAD_LETTERS in whole
     assert BASIC in whole
+    assert SSM_READ not in whole
     assert SQS_SEND not in whole
     assert KMS not in whole
-    assert (SSM_READ, ("ssm:GetParameters",)) in partial
-    assert (SSM_READ, ("ssm:GetParametersByPath",)) in partial
+    assert (KMS, ("kms:GenerateDataKey",)) in partial
     # sqs:SendMessage* covers the sqs:SendMessage that was used
     assert not any(source == SQS_SEND for source, _ in partial)
     assert all(u.flagged for u in fetch.unused)
@@ -82,14 +81,12 @@ def test_unused_statements_and_actions_are_flagged_without_a_reason(policies):
 
 def test_a_reason_explains_a_statement_or_some_of_its_actions(policies):
     reasons = [
-        Reason(DESCRIBE, "the policy template grants it"),
-        Reason(f"*/{ROLE}Policy0/#1", "SAM template", ("ssm:GetParameters",)),
+        Reason(f"*/{ROLE}Policy2/*", "writers need it", ("kms:GenerateDataKey",)),
     ]
     _, fetch = fetcher_report(policies, reasons)
     explained = {(u.statement.source.id, u.actions): u.reason for u in fetch.unused}
-    assert explained[(DESCRIBE, ("ssm:DescribeParameters",))] == "the policy template grants it"
-    assert explained[(SSM_READ, ("ssm:GetParameters",))] == "SAM template"
-    assert explained[(SSM_READ, ("ssm:GetParametersByPath",))] is None
+    assert explained[(KMS, ("kms:GenerateDataKey",))] == "writers need it"
+    assert explained[(DEAD_LETTERS, ("sqs:SendMessage",))] is None
 
 
 def test_the_reasons_file_explains_what_aws_uses_for_every_function(policies):

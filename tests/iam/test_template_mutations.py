@@ -36,6 +36,17 @@ class Mutation:
     event: str
     denied: str
     occurrence: int = 0  # which one, when the function uses a policy template twice
+    # the sample event made to name this stack's resources, where the function checks them
+    adapt: Callable[[LocalStack, dict[str, Any]], dict[str, Any]] | None = None
+
+
+def in_the_documents_bucket(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
+    """The notification as the stack's own bucket would send it (the function ignores
+    notifications of any other bucket)."""
+    bucket = stack.cloud.physical_id("DocumentsBucket")
+    for record in event["Records"]:
+        record["s3"]["bucket"] |= {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+    return event
 
 
 MUTATIONS = {
@@ -49,7 +60,10 @@ MUTATIONS = {
     ),
     "DocumentsFunction": Mutation("DocumentMetadata", "documents/create.json", "dynamodb:PutItem"),
     "DocumentUploadedFunction": Mutation(
-        "DocumentMetadata", "document_uploaded/object-created.json", "dynamodb:GetItem"
+        "DocumentMetadata",
+        "document_uploaded/object-created.json",
+        "dynamodb:GetItem",
+        adapt=in_the_documents_bucket,
     ),
     "CustomerEventsPublisherFunction": Mutation(
         "SNSPublishMessagePolicy", "customer_events_publisher/stream-batch.json", "sns:Publish"
@@ -148,6 +162,8 @@ def test_a_function_without_a_statement_it_relies_on_fails_with_the_denial(
 ):
     mutation = MUTATIONS[function]
     event = json.loads((EVENTS / mutation.event).read_text()) if mutation.event else {}
+    if mutation.adapt is not None:
+        event = mutation.adapt(mutated, event)
 
     assert failed(lambda: mutated.function(function).invoke(event).result)
 

@@ -32,6 +32,7 @@ EXPECTED_STATUS = {
     "update.json": 200,
     "update-not-found.json": 404,
     "delete.json": 204,
+    "delete-as-reader.json": 403,  # a Cognito reader's claims: only admins delete
     "method-not-allowed.json": 405,
 }
 FUNCTIONS = {"dynamodb": "CustomersDynamoDBFunction", "rds": "CustomersRdsFunction"}

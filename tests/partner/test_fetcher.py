@@ -10,7 +10,13 @@ import pytest
 from customer_platform.partners.fetch import FetchError, fetch_feed, http_pool
 from customer_platform.partners.fetching import fetch_and_queue
 from customer_platform.partners.models import PartnerCustomer
-from customer_platform.partners.queueing import MESSAGE_BUDGET, SQS_MAX_BYTES, messages
+from customer_platform.partners.queueing import (
+    ENTRIES_PER_BATCH,
+    MESSAGE_BUDGET,
+    SQS_MAX_BYTES,
+    _batches,
+    messages,
+)
 from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
 
 
@@ -119,3 +125,15 @@ def test_messages_respect_the_size_budget():
 
     assert all(len(body.encode()) <= MESSAGE_BUDGET < SQS_MAX_BYTES for body in bodies)
     assert sum(len(json.loads(b)["rows"]) for b in bodies) == 2000
+
+
+def test_full_messages_go_ten_to_a_call_under_the_1_mib_limit():
+    """Catches: the old 256 KiB call limit (four full messages per call, not ten)."""
+    # Given 25 messages each filling the 64 KiB budget
+    bodies = ["x" * MESSAGE_BUDGET] * 25
+
+    batches = list(_batches(bodies))
+
+    # Then each call but the last carries ten, and no call exceeds SQS's 1 MiB
+    assert [len(batch) for batch in batches] == [ENTRIES_PER_BATCH, ENTRIES_PER_BATCH, 5]
+    assert all(sum(len(b) for b in batch) <= SQS_MAX_BYTES == 1024 * 1024 for batch in batches)

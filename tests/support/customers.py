@@ -16,6 +16,7 @@ def unique_email(tag: str = "c") -> str:
 class CustomersClient:
     api: LocalApi
     backend: str  # "dynamodb" or "rds"
+    headers: dict[str, str] | None = None  # e.g. the Authorization of a signed-in user
 
     @property
     def base(self) -> str:
@@ -31,7 +32,9 @@ class CustomersClient:
         query: dict[str, str] | None = None,
     ) -> ApiResponse:
         payload = raw if raw is not None else (None if body is None else json.dumps(body))
-        return self.api.request(method, self.base + path, body=payload, query=query)
+        return self.api.request(
+            method, self.base + path, body=payload, query=query, headers=self.headers
+        )
 
     def create(self, name: str = "Ada Lovelace", email: str | None = None) -> dict[str, Any]:
         response = self.call("POST", body={"name": name, "email": email or unique_email()})

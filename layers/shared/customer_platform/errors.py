@@ -17,6 +17,10 @@ class NotFound(DomainError):
     """The resource does not exist (404)."""
 
 
+class Forbidden(DomainError):
+    """The caller is known but its role does not allow this (403)."""
+
+
 class Conflict(DomainError):
     """The change would break a uniqueness rule or lost a race with another writer (409)."""
 
@@ -26,4 +30,4 @@ class BadRequest(DomainError):
 
 
 class Unavailable(DomainError):
-    """A dependency (the database) cannot be reached right now; the client may retry (503)."""
+    """A dependency is unreachable or overloaded right now; the client may retry (503)."""

@@ -3,6 +3,11 @@
 Every error body is `{"message": ...}` (validation errors add `details`). Nothing from an
 unexpected exception (SQL text, table names, ARNs, stack traces) reaches the client: it is
 logged with the request's correlation id and the client gets a generic 500.
+
+Overload answers alike whatever is overloaded: MySQL unreachable or busy (`Unavailable`
+from `customer_platform.database`) and DynamoDB throttling that botocore's retries did not
+absorb are both a 503 with `Retry-After`. A client may retry those; a 500 says the request
+broke something.
 """
 
 from collections.abc import Mapping
@@ -12,26 +17,59 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-from customer_platform.errors import BadRequest, Conflict, DomainError, NotFound, Unavailable
+from customer_platform.authorization import authorize
+from customer_platform.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Unavailable,
+)
 
 _STATUS: dict[type[DomainError], HTTPStatus] = {
     BadRequest: HTTPStatus.BAD_REQUEST,
+    Forbidden: HTTPStatus.FORBIDDEN,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
     Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
+# DynamoDB's answers to too much traffic: a table or index over its throughput, the
+# account's request limit, or throttling by the service. botocore retries them (standard
+# mode, with backoff) before they reach us.
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def _authorized(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every route's first check after validation: may the caller's groups use this method?"""
+    event = app.current_event
+    authorize(event.http_method, event.raw_event.get("requestContext") or {})
+    return next_middleware(app)
+
 
 class JsonApiResolver(APIGatewayRestResolver):
-    """The REST resolver for a JSON-only API.
+    """The REST resolver for a JSON-only API, with role-based access on every route.
 
     `curl -d` and Python's urllib label a body `application/x-www-form-urlencoded` unless
     told otherwise, and Powertools would then parse it as a form. This API accepts JSON
     only, so every body is read as JSON: valid JSON succeeds, anything else is a 400.
+
+    Authorization (`customer_platform.authorization`) is a middleware installed here, so
+    no route of any function can be added without it. Powertools runs request validation
+    first, as API Gateway validates POST and PUT bodies at the edge before anything else.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.use(middlewares=[_authorized])
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         if event.get("body") is not None:
@@ -112,7 +150,21 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
             return response
         return error_response(HTTPStatus.NOT_FOUND, f"no route for {event.path}")
 
+    @app.exception_handler(ClientError)
+    def aws_error(error: ClientError) -> Response[dict[str, Any]]:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in THROTTLING_CODES:
+            logger.warning("throttled by AWS after retries", extra={"code": code})
+            return error_response(
+                HTTPStatus.SERVICE_UNAVAILABLE, "the service is busy, retry shortly"
+            )
+        return _internal_error(logger)
+
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[dict[str, Any]]:
-        logger.exception("unhandled error")
-        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
+        return _internal_error(logger)
+
+
+def _internal_error(logger: Logger) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error")  # called from an exception handler: logs the traceback
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")

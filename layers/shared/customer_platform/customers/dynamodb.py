@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from customer_platform.customers.models import Customer, format_timestamp, parse_timestamp
 from customer_platform.customers.repository import Page
-from customer_platform.errors import Conflict, NotFound
+from customer_platform.errors import Conflict, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 CUSTOMER_PREFIX = "CUSTOMER#"
 EMAIL_PREFIX = "EMAIL#"
+# Cancellation reasons of a transaction DynamoDB could not run for lack of capacity (the
+# request-level throttling errors are a 503 in customer_platform.http).
+THROTTLED_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -96,7 +99,10 @@ class DynamoDBCustomerRepository:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            return _cancellation_codes(error)
+            codes = _cancellation_codes(error)
+            if THROTTLED_REASONS & set(codes):
+                raise Unavailable("the service is busy, retry shortly") from error
+            return codes
         return None
 
     def _claim_email(self, customer: Customer) -> "TransactWriteItemTypeDef":

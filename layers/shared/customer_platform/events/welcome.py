@@ -6,6 +6,12 @@ from pydantic import BaseModel
 
 from customer_platform.events.models import CustomerEvent
 
+# How long a sent welcome email is remembered by event id (Powertools Idempotency). Longer
+# than the notifications DLQ keeps a message (14 days), so redriving a dead-lettered event,
+# however late, finds the record and sends nothing. A day, the old value, let a redrive
+# after the record expired send the email a second time.
+IDEMPOTENCY_TTL_SECONDS = 15 * 24 * 3600
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sesv2 import SESV2Client

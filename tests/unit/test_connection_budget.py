@@ -1,0 +1,54 @@
+"""The database connection budget holds in every environment samconfig.toml deploys.
+
+Each function in the VPC holds one MySQL connection per execution environment, so the
+reserved concurrencies add up to the most connections the stack can open
+(tools/connection_budget.py, docs/customers-backends.md for the arithmetic).
+"""
+
+import pytest
+
+from local_stack.template import load_yaml
+from tools.connection_budget import budget, samconfig_parameters, vpc_functions
+
+
+@pytest.mark.parametrize("environment", sorted(samconfig_parameters()))
+def test_every_environment_fits_half_the_instance_connection_ceiling(environment: str):
+    """Catches: CustomersRdsMaxConcurrency back to 0 (uncapped) or raised past the budget,
+    and a new function in the VPC without reserved concurrency."""
+    result = budget(environment, samconfig_parameters()[environment])
+
+    assert result.fits, f"{environment}: {result.demand} connections of {result.allowed}"
+
+
+def test_both_environments_exist_and_the_vpc_functions_are_the_known_ones():
+    assert set(samconfig_parameters()) == {"default", "prod"}
+    assert set(vpc_functions(load_yaml())) == {
+        "CustomersRdsFunction",
+        "PartnerWriterFunction",
+        "OutboxRelayFunction",
+        "DatabaseMigrationsFunction",
+    }
+
+
+def test_the_ceiling_is_rds_mysqls_default_formula():
+    # db.t4g.micro: 1 GiB / 12,582,880 bytes per connection
+    result = budget("what-if", {"DatabaseInstanceClass": "db.t4g.micro"})
+
+    assert result.ceiling == 85
+    assert result.allowed == 42
+
+
+def test_an_uncapped_api_function_never_fits():
+    result = budget("what-if", {"CustomersRdsMaxConcurrency": "0"})
+
+    assert result.demand is None
+    assert not result.fits
+
+
+def test_rotation_adds_its_connection():
+    off = budget("what-if", {"DatabaseSecretRotationDays": "0"})
+    on = budget("what-if", {"DatabaseSecretRotationDays": "30"})
+
+    assert on.demand is not None
+    assert off.demand is not None
+    assert on.demand == off.demand + 1
