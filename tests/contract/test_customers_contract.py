@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from tests.support.customers import CustomersClient, unique_email
+from tests.support.polling import rounds
 
 MISSING_ID = "00000000-0000-4000-8000-00000000beef"
 
@@ -160,7 +161,9 @@ def test_last_page_has_null_next_token(customers: CustomersClient):
     customers.create()
 
     page = customers.call("GET", query={"limit": "100"}).json()
-    while page["nextToken"] is not None:
+    for _ in rounds("a page without nextToken"):
+        if page["nextToken"] is None:
+            break
         page = customers.call("GET", query={"limit": "100", "nextToken": page["nextToken"]}).json()
 
     assert page["nextToken"] is None
@@ -312,8 +315,8 @@ def test_existing_route_with_other_method_is_405(
 def test_unknown_route_is_an_api_gateway_error_with_json_message(customers: CustomersClient):
     response = customers.api.request("GET", f"/{customers.backend}/nothing-here/at/all")
 
-    assert response.status in (403, 404)
-    assert isinstance(response.json()["message"], str)
+    assert response.status == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from customer_platform import aws
 from local_stack.event_sources import SqsMapping
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient, unique_email
+from tests.support.polling import poll_until_idle, receive_all
 
 PUBLISHER = "CustomerEventsPublisherFunction"
 AUDIT = "CustomerAuditFunction"
@@ -38,11 +39,7 @@ def peek(stack: LocalStack, output: str) -> list[dict[str, Any]]:
     """Every message on a queue, left on it (received, then made visible again)."""
     sqs = stack.cloud.client("sqs")
     url = queue_url(stack, output)
-    messages: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-    ).get("Messages", []):
-        messages.extend(batch)
+    messages = receive_all(sqs, url, MessageAttributeNames=["All"])
     for message in messages:
         sqs.change_message_visibility(
             QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -65,8 +62,7 @@ def run_stream(stack: LocalStack, rounds: int = 1) -> None:
 def run_consumers(stack: LocalStack) -> None:
     for name in (AUDIT, WELCOME):
         for mapping in stack.event_sources.for_function(name):
-            while mapping.poll():
-                pass
+            poll_until_idle(mapping, f"{name}'s queue to drain")
 
 
 def create_update_delete(api: CustomersClient) -> str:
