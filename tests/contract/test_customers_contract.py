@@ -81,6 +81,32 @@ def test_body_that_is_not_a_json_object_is_400(customers: CustomersClient, raw: 
     assert_error(response, 400)
 
 
+NOT_UTF8 = [
+    pytest.param(b'{"name": "Ada \xff", "email": "ada@example.com"}', id="latin-1-byte"),
+    pytest.param(b'{"name": "\xc3\x28", "email": "ada@example.com"}', id="broken-sequence"),
+    pytest.param(b'{"name": "\xed\xa0\x80", "email": "ada@example.com"}', id="encoded-surrogate"),
+    pytest.param(b"\xff\xfe{\x00}\x00", id="utf-16"),
+]
+
+
+@pytest.mark.parametrize("raw", NOT_UTF8)
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_body_that_is_not_utf8_is_400_and_changes_nothing(
+    customers: CustomersClient, method: str, raw: bytes
+):
+    # Given a customer, and a body whose bytes are not UTF-8 text
+    existing = customers.create()
+    path = customers.base + ("" if method == "POST" else f"/{existing['id']}")
+
+    # When it is sent to create or to update
+    response = customers.api.request(method, path, body=raw)
+
+    # Then the client hears why (a 400 with a JSON message, never a 500) and nothing changed
+    assert_error(response, 400)
+    assert response.json() == {"message": "request body must be UTF-8 encoded JSON"}
+    assert customers.call("GET", f"/{existing['id']}").json() == existing
+
+
 @pytest.mark.parametrize(
     "body",
     [

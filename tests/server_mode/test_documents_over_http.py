@@ -210,6 +210,22 @@ def test_an_upload_at_the_maximum_size_is_accepted(tight: DocumentsClient):
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"filename": "r\xe9sum\xe9.pdf", "contentType": "application/pdf"}',
+        b'{"filename": "\xed\xa0\x80.pdf", "contentType": "application/pdf"}',
+        b"\xff\xfe{\x00}\x00",
+    ],
+    ids=["latin-1-name", "encoded-surrogate", "utf-16"],
+)
+def test_a_body_that_is_not_utf8_is_400(documents: DocumentsClient, raw: bytes):
+    response = documents.api.request("POST", "/documents", body=raw)
+
+    assert_error(response, 400)
+    assert response.json() == {"message": "request body must be UTF-8 encoded JSON"}
+
+
+@pytest.mark.parametrize(
     "filename",
     [
         "../../etc/passwd",
