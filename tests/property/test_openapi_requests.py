@@ -45,7 +45,7 @@ def query_schema(path: str, name: str) -> dict[str, Any]:
 
 
 def allowed(schema: dict[str, Any], value: Any) -> bool:
-    return Draft202012Validator(schema, format_checker=FORMATS).is_valid(value)
+    return bool(Draft202012Validator(schema, format_checker=FORMATS).is_valid(value))
 
 
 def strings(field: dict[str, Any], max_size: int) -> st.SearchStrategy[str]:
