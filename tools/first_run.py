@@ -140,8 +140,9 @@ def readme_block(figures: dict[str, Any]) -> str:
             f"The first `make demo` or `make test` builds `.venv` first: {figures['packages']}"
             f" pinned packages, {figures['venv_bytes'] / 1e6:.0f} MB on disk, which took"
             f" {_minutes(figures['make_venv_seconds'])} on a shared {machine['cpus']}-CPU"
-            f" machine (load average {machine['load_average_at_start']}) that downloaded {figures['wheels']['downloaded']} of the wheels (your network"
-            " sets the pace); it shows one line per phase and a package counter meanwhile."
+            f" machine (load average {machine['load_average_at_start']}) that downloaded"
+            f" {figures['wheels']['downloaded']} of the wheels (your network sets the pace);"
+            " it shows one line per phase and a package counter meanwhile."
             " After that, `make demo` took"
             f" {demo:.0f} s (median of {len(figures['make_demo_seconds'])} runs). Measured"
             f" {figures['measured']}: [docs/first-run.md](docs/first-run.md).",

@@ -65,6 +65,7 @@ class Progress:
     collected: int = 0
     downloaded: int = 0  # wheels pip fetched from an index
     at_hand: int = 0  # wheels from pip's cache or a local file
+    installed: bool = False
     started: float = field(init=False)
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _open_line: bool = False
@@ -85,16 +86,17 @@ class Progress:
             self._collected(_name(step.group(1)))
         elif line.startswith(INSTALLING):
             count = len(line[len(INSTALLING) :].split(","))
-            self._say(f"  installing {count} packages (pip prints nothing until it is done)")
+            self.say(f"  installing {count} packages (pip prints nothing until it is done)")
         elif line.startswith(INSTALLED):
+            self.installed = True
             count = len(line[len(INSTALLED) :].split())
             spent = _duration(self.clock() - self.started)
-            self._say(
+            self.say(
                 f"  installed {count} packages in {spent} ({self.downloaded} downloaded,"
                 f" {self.at_hand} from pip's cache or local files)"
             )
         elif line.strip() and not ROUTINE.match(line):
-            self._say(f"  pip: {line.strip()}")
+            self.say(f"  pip: {line.strip()}")
 
     def _collected(self, name: str) -> None:
         self.collected += 1
@@ -107,9 +109,9 @@ class Progress:
         elif self.collected == 1 or self.collected * 10 // self.total > (
             (self.collected - 1) * 10 // self.total
         ):
-            self._say(f"  {counter} collected {name}")
+            self.say(f"  {counter} collected {name}")
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
         if self._open_line:
             self.out.write("\n")
             self._open_line = False
@@ -117,7 +119,7 @@ class Progress:
         self.out.flush()
 
     def failed(self, code: int) -> None:
-        self._say(f"pip failed (exit {code}); its last lines:")
+        self.say(f"pip failed (exit {code}); its last lines:")
         for line in self.tail:
             self.out.write(f"  | {line}\n")
         self.out.flush()
@@ -148,6 +150,8 @@ def run(command: list[str], progress: Progress) -> int:
         code = pip.wait()
     if code:
         progress.failed(code)
+    elif not progress.installed:
+        progress.say("  nothing to install: every pinned package is already there")
     return code
 
 
