@@ -21,10 +21,14 @@ PY313 := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin))
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# First run: docs/first-run.md says how long this takes and how large .venv grows.
 $(STAMP): requirements/dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required (set PYTHON=...)")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-virtualenv -r requirements/dev.txt
+	@test -x $(BIN)/python || { \
+	  echo "==> creating $(VENV) with $$($(PYTHON) -c 'import sys; print(sys.executable, sys.version.split()[0])')"; \
+	  $(PYTHON) -m venv $(VENV); }
+	@echo "==> installing the pinned tools of requirements/dev.txt into $(VENV) (first run only; see docs/first-run.md)"
+	@$(BIN)/python -m tools.venv_install requirements/dev.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
 .PHONY: venv
@@ -33,6 +37,7 @@ venv: $(STAMP) ## create .venv with the pinned dev dependencies
 .PHONY: test
 test: $(STAMP) lint typecheck validate checkov ## lint, type-check, validate the template, run checkov and the test suite
 	@rm -f .local/iam/decisions/pytest-*.jsonl  # `make iam-report` reads this run's calls
+	@echo "==> tests: pytest on 2 workers (each test has a time limit; see pyproject.toml)"
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 .PHONY: pytest
@@ -41,15 +46,18 @@ pytest: $(STAMP) ## some tests only, as the walkthrough shows them: make pytest 
 
 .PHONY: lint
 lint: $(STAMP)
+	@echo "==> lint: ruff check, ruff format --check"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 .PHONY: typecheck
 typecheck: $(STAMP)
+	@echo "==> type-check: mypy --strict"
 	$(BIN)/mypy layers/shared/customer_platform functions local_stack tools tests bench
 
 .PHONY: validate
 validate: $(STAMP) ## sam validate (SAM transform and --lint) and cfn-lint on template.yaml
+	@echo "==> validate: sam validate --lint, sam validate --language-extensions, cfn-lint"
 	$(BIN)/sam validate --lint --region $(REGION) --template template.yaml
 	@# the SAM transform itself, after AWS::LanguageExtensions (docs/api-security.md)
 	$(BIN)/sam validate --language-extensions --region $(REGION) --template template.yaml
@@ -57,6 +65,7 @@ validate: $(STAMP) ## sam validate (SAM transform and --lint) and cfn-lint on te
 
 .PHONY: checkov
 checkov: $(STAMP) ## checkov on template.yaml (suppressions live in the template with reasons)
+	@echo "==> checkov: template.yaml"
 	$(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
 .PHONY: build
@@ -75,6 +84,7 @@ build: $(STAMP) ## sam build for the template's runtime and architecture, withou
 
 .PHONY: demo
 demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack
+	@echo "==> demo: deploying template.yaml into the local stack, then every pattern over HTTP"
 	$(BIN)/python -m local_stack.demo
 
 .PHONY: api

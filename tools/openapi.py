@@ -136,7 +136,8 @@ OUTCOMES: dict[tuple[str, str], Outcome] = {
 }
 
 ERRORS: dict[int, str] = {
-    400: "The body is not a JSON object, or a page token is malformed or was tampered with.",
+    400: "The body is not a JSON object or not UTF-8, or a page token is malformed or was"
+    " tampered with.",
     401: "API Gateway: no valid token from the stack's user pool (ApiAuth=COGNITO).",
     403: "API Gateway: no valid API key, or a SigV4 signature that is missing or not allowed"
     " (ApiAuth=IAM), or a path this API does not have.",

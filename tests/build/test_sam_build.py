@@ -31,7 +31,8 @@ from packaging.utils import canonicalize_name
 
 from local_stack.template import ROOT, TEMPLATE, SamTemplate, load_template, load_yaml
 
-pytestmark = [pytest.mark.build, pytest.mark.xdist_group("sam-build")]
+# The module's build fixture runs `sam build` with a 900 s limit in the first test's setup.
+pytestmark = [pytest.mark.build, pytest.mark.xdist_group("sam-build"), pytest.mark.timeout(1200)]
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 LAMBDA_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from customer_platform.database import Timeouts
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
+from local_stack.tcp_proxy import TcpProxy
+from local_stack.template import load_template
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.mysql import (
-    TcpProxy,
     change_password,
     connection_ids,
     kill_connections,
@@ -176,7 +178,7 @@ def test_an_unreachable_database_is_a_503_and_service_recovers_by_itself(
         assert response.headers["Content-Type"] == "application/json"
         assert response.json() == {"message": "the database is unavailable, retry shortly"}
         assert "127.0.0.1" not in response.body.decode()
-        assert "Lost connection" in response.logs or "cannot connect" in response.logs
+        assert "cannot connect to the database" in response.logs
     assert after.status == 200
     assert after.json() == created
 
@@ -193,6 +195,65 @@ def test_a_cold_start_during_an_outage_is_a_503_then_recovers(
     assert during.status == 503
     assert during.json()["message"]
     assert after.status == 201
+
+
+UNAVAILABLE = {"message": "the database is unavailable, retry shortly"}
+
+
+def test_a_database_that_never_answers_is_a_503_with_retry_after(
+    proxied: TcpProxy, client: CustomersClient
+):
+    """MySQL behind a blackhole: packets vanish, nothing is refused, nothing is closed.
+
+    Only the function's own timeouts can end the wait: the read timeout on the open
+    connection, the read timeout on a new connection whose handshake completes but whose
+    server greeting never comes, and the connect timeout when even the TCP handshake gets
+    no answer. Each must end the request with our 503 and `Retry-After`, so the client
+    hears from the function, not from API Gateway's 29 s integration timeout (a 504) or
+    the function's own (a 502); that they fit in the function's budget is the next test.
+
+    Mutation caught: without `read_timeout` in `Database._open_with`
+    (customer_platform/database.py) pymysql waits forever and pytest-timeout fails this
+    test; with the function timeout enforced (the Lambda runtime emulator), so does a
+    connect timeout longer than the function's.
+    """
+    created = client.create()  # a warm connection through the proxy
+
+    proxied.blackhole()
+    on_the_open_connection = client.call("GET", f"/{created['id']}")
+    on_a_new_connection = client.call("GET", f"/{created['id']}")
+    proxied.blackhole(handshake=False)
+    on_connect = client.call("GET", f"/{created['id']}")
+    proxied.restore()
+    after = client.call("GET", f"/{created['id']}")
+
+    for response in (on_the_open_connection, on_a_new_connection, on_connect):
+        assert response.status == 503, response.body
+        assert response.headers["Retry-After"] == "1"
+        assert response.json() == UNAVAILABLE
+    assert after.status == 200
+    assert after.json() == created
+
+
+@pytest.mark.parametrize(
+    "function", ["CustomersRdsFunction", "OutboxRelayFunction", "PartnerWriterFunction"]
+)
+def test_the_database_timeouts_fit_in_the_function_timeout(function: str):
+    """The longest a blackhole can hold a unit of work: a connect that just makes it
+    (up to the connect timeout), then a read that never returns (the read timeout). Each
+    timeout ends the work with Unavailable, never a retry, and a point query's few bytes
+    fit in the socket buffer, so the write timeout never waits. That sum must stay under
+    the function's Timeout in template.yaml, or the function would be killed mid-request
+    and the client would get a 502 instead of a 503 with Retry-After.
+
+    Mutation caught: `Timeouts.read = 9.0` (or a function Timeout of 7 s) fails it.
+    """
+    timeouts = Timeouts()  # what secret_database() gives each of these functions
+    template = load_template()
+
+    budget = template.transformed["Resources"][function]["Properties"]["Timeout"]
+
+    assert timeouts.connect + timeouts.read < budget
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from local_stack.stack import LocalStack
+from tests.support.polling import receive_all
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 POISON_ID = "00000003-aaaa-4bbb-8ccc-000000000003"
@@ -56,9 +57,7 @@ def test_the_sample_stream_batch_publishes_three_events_and_skips_the_guard(
 
     sqs = fresh_stack.cloud.client("sqs")
     url = fresh_stack.outputs()["AuditQueueUrl"]
-    bodies: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        bodies.extend(json.loads(m["Body"]) for m in batch)
+    bodies = [json.loads(m["Body"]) for m in receive_all(sqs, url)]
     assert [b["eventType"] for b in bodies] == [
         "CustomerCreated",
         "CustomerUpdated",

@@ -14,8 +14,8 @@ import pytest
 from customer_platform.database import Credentials, Database, Timeouts
 from customer_platform.errors import Unavailable
 from local_stack.mysql import ServerAddress
+from local_stack.tcp_proxy import TcpProxy
 from tests.support.mysql import (
-    TcpProxy,
     change_password,
     connection_ids,
     database_for,

@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(360)  # the demo subprocess has 300 s
 def test_the_demo_walks_every_pattern_and_exits_zero(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"LOCAL_STATE_DIR": str(tmp_path), "NO_COLOR": "1"}

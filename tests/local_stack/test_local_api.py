@@ -181,7 +181,7 @@ def test_a_document_goes_up_and_down_through_the_returned_urls(local_api: dict[s
         files={"file": ("data.csv", content, "text/csv")},
         timeout=30,
     )
-    assert posted.status_code in (200, 201, 204)
+    assert posted.status_code == 204, posted.text  # S3's answer without success_action_status
     status, document = call(base, "GET", f"/documents/{created['id']}")
     assert status == 200
     downloaded = requests.get(document["download"]["url"], timeout=30)
@@ -192,8 +192,8 @@ def test_edge_errors_behave_like_api_gateway(local_api: dict[str, Any]):
     base = local_api["outputs"]["ApiUrl"]
 
     status, body = call(base, "GET", "/no/such/route")
-    assert status in (403, 404)
-    assert isinstance(body["message"], str)
+    assert status == 403
+    assert body == {"message": "Missing Authentication Token"}
 
     request = urllib.request.Request(  # noqa: S310
         base + "/dynamodb/customers", data=b"x" * (10 * 1024 * 1024 + 1), method="POST"

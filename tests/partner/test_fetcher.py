@@ -18,6 +18,7 @@ from customer_platform.partners.queueing import (
     messages,
 )
 from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
+from tests.support.polling import receive_all
 
 
 def fast_pool() -> Any:
@@ -40,12 +41,7 @@ def queue(aws: None) -> tuple[Any, str]:
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    bodies = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in batch:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
+    return [json.loads(message["Body"]) for message in receive_all(sqs, url, delete=True)]
 
 
 def test_follows_link_header_pages_to_the_end(feed: PartnerFeed):

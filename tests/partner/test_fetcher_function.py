@@ -11,6 +11,7 @@ from customer_platform import aws
 from local_stack.functions import FunctionError
 from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
 from local_stack.stack import LocalStack
+from tests.support.polling import receive_all
 
 SCHEDULED = Path(__file__).resolve().parents[2] / "events" / "partner_fetcher" / "scheduled.json"
 
@@ -35,10 +36,8 @@ def queued_rows(stack: LocalStack) -> list[dict[str, str]]:
     sqs = stack.cloud.client("sqs")
     url = stack.outputs()["IngestQueueUrl"]
     rows = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in batch:
-            rows.extend(json.loads(message["Body"])["rows"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for message in receive_all(sqs, url, delete=True):
+        rows.extend(json.loads(message["Body"])["rows"])
     return rows
 
 

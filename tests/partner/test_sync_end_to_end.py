@@ -17,6 +17,7 @@ from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
 from tests.support.mysql import secret_document
+from tests.support.polling import poll_until_idle
 
 WRITER = "PartnerWriterFunction"
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -42,8 +43,7 @@ def run_sync(stack: LocalStack) -> dict[str, Any]:
     """One scheduled run, then the writer drains the ingest queue."""
     summary: dict[str, Any] = stack.function("PartnerFetcherFunction").invoke({"id": "run"}).result
     for mapping in stack.event_sources.for_function(WRITER):
-        while mapping.poll():
-            pass
+        poll_until_idle(mapping, "the ingest queue to drain")
     return summary
 
 

@@ -30,6 +30,10 @@ bodies = st.one_of(
     st.text(max_size=200),
     json_values.map(json.dumps),
     document_like.map(json.dumps),
+    st.binary(max_size=64),  # not necessarily UTF-8
+    document_like.map(
+        lambda body: json.dumps(body, ensure_ascii=False).encode("latin-1", "replace")
+    ),
 )
 segment = st.text(min_size=1, max_size=40).filter(lambda s: "/" not in s)
 paths = st.lists(segment, max_size=2).map(
@@ -46,7 +50,7 @@ methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPT
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(method=methods, path=paths, query=queries, body=bodies)
 def test_no_request_makes_the_documents_api_fail(
-    stack: LocalStack, method: str, path: str, query: dict[str, str], body: str | None
+    stack: LocalStack, method: str, path: str, query: dict[str, str], body: str | bytes | None
 ):
     response = stack.api.request(method, path, query=query, body=body)
 

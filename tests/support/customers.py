@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local_stack.apigateway import ApiResponse, LocalApi
+from tests.support.polling import rounds
 
 
 def unique_email(tag: str = "c") -> str:
@@ -46,7 +47,7 @@ class CustomersClient:
         """Every customer, following nextToken until null."""
         items: list[dict[str, Any]] = []
         query = {"limit": str(limit)}
-        while True:
+        for _ in rounds("a page without nextToken"):
             response = self.call("GET", query=query)
             assert response.status == 200, response.body
             page = response.json()
@@ -54,3 +55,4 @@ class CustomersClient:
             if page["nextToken"] is None:
                 return items
             query = {"limit": str(limit), "nextToken": page["nextToken"]}
+        return items  # pragma: no cover - rounds() raises first

@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from local_stack.apigateway import ApiResponse, LocalApi
+from tests.support.polling import rounds
 
 # moto answers S3 in a few milliseconds; the limit only stops a hung test.
 S3_TIMEOUT_SECONDS = 30
@@ -84,7 +85,7 @@ class DocumentsClient:
     def list_all(self, limit: int = 100) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         query = {"limit": str(limit)}
-        while True:
+        for _ in rounds("a page without nextToken"):
             response = self.call("GET", query=query)
             assert response.status == 200, response.body
             page = response.json()
@@ -92,3 +93,4 @@ class DocumentsClient:
             if page["nextToken"] is None:
                 return items
             query = {"limit": str(limit), "nextToken": page["nextToken"]}
+        return items  # pragma: no cover - rounds() raises first

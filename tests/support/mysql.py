@@ -1,5 +1,6 @@
-"""Test helpers for the MySQL side: scratch databases, the server's view of connections,
-a count of Secrets Manager calls, and a TCP proxy that can cut the database off.
+"""Test helpers for the MySQL side: scratch databases, the server's view of connections
+and a count of Secrets Manager calls. (A network path that can fail is
+`local_stack.tcp_proxy.TcpProxy`.)
 
 The server itself comes from `local_stack.mysql` (the `mysql_server` fixture), found the
 same way for the tests as for `make api`.
@@ -7,8 +8,6 @@ same way for the tests as for `make api`.
 
 import contextlib
 import json
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -99,74 +98,3 @@ def secret_reads(stack: LocalStack, secret_arn: str, logical_id: str = RDS_FUNCT
         for record in stack.calls(logical_id, "secretsmanager:GetSecretValue")
         if record.resource == secret_arn
     )
-
-
-# -- a network path that can be cut -----------------------------------------------------
-
-
-class TcpProxy:
-    """127.0.0.1:<port> forwarded to the database; `cut()` makes the database unreachable
-    (refuses new connections and resets open ones), `restore()` brings it back."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port: int = probe.getsockname()[1]
-        probe.close()
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self.restore()
-
-    def restore(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(16)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def cut(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
-        with self._lock:
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._sockets.clear()
-
-    close = cut
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)

@@ -2,6 +2,7 @@
 Content-Disposition that names the download."""
 
 import re
+import unicodedata
 from urllib.parse import unquote
 
 import pytest
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from customer_platform import aws
 from customer_platform.documents.models import (
+    FORBIDDEN_FILENAME_RANGES,
     MAX_URL_EXPIRY_SECONDS,
     DocumentInput,
     UploadPolicy,
@@ -195,3 +197,30 @@ def test_the_s3_client_presigns_sigv4_urls_on_the_regional_endpoint(
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
     assert post["url"] == "https://documents-abc.s3.us-east-1.amazonaws.com/"
     assert post["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+
+
+def test_the_forbidden_filename_characters_are_exactly_their_unicode_categories():
+    # The table is written out (Unicode 15.1, the functions' Python 3.13) so that the rule
+    # and the pattern docs/openapi.json publishes are the same on every Python. A newer
+    # Unicode database that adds a control or format character fails here until the table
+    # has it; code points an older database does not know yet (Cn) may already be in it.
+    categories = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+    forbidden = {cp for low, high in FORBIDDEN_FILENAME_RANGES for cp in range(low, high + 1)}
+
+    missing = [
+        f"U+{cp:04X}"
+        for cp in range(0x110000)
+        if unicodedata.category(chr(cp)) in categories and cp not in forbidden
+    ]
+    extra = [
+        f"U+{cp:04X}"
+        for cp in sorted(forbidden)
+        if unicodedata.category(chr(cp)) not in categories | {"Cn"}
+    ]
+
+    assert (missing, extra) == ([], [])
+
+
+def test_a_format_character_of_unicode_15_is_refused_on_every_python():
+    with pytest.raises(ValueError, match="control characters"):
+        check_filename("report\U0001343f.pdf")  # EGYPTIAN HIEROGLYPH END WALLED ENCLOSURE

@@ -7,6 +7,10 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from customer_platform.customers.logic import MAX_PAGE_SIZE
+from customer_platform.customers.models import ID_PATTERN, NOT_BLANK_PATTERN
+from customer_platform.documents.models import ALLOWED_CONTENT_TYPES, filename_json_schema
+from customer_platform.pagination import MAX_TOKEN_LENGTH
 from tools import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +132,56 @@ def test_the_generated_template_block_replaces_only_itself():
     assert yaml.safe_load(updated) == {
         "Api": {"Models": {"M": {"type": "object", "required": ["a"]}}, "Next": 1}
     }
+
+
+# -- the rules the code enforces, declared for clients ----------------------------------------
+
+
+def parameter(doc: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    (found,) = [p for p in doc["paths"][path][method]["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = found["schema"]
+    return schema
+
+
+def test_the_document_content_types_are_the_allow_list(generated: dict[str, Any]):
+    field = generated["components"]["schemas"]["DocumentInput"]["properties"]["contentType"]
+
+    assert field["enum"] == sorted(ALLOWED_CONTENT_TYPES)
+
+
+def test_every_list_declares_its_page_size_and_token_limits(generated: dict[str, Any]):
+    for path in ("/dynamodb/customers", "/rds/customers", "/documents"):
+        limit = parameter(generated, path, "get", "limit")
+        token = parameter(generated, path, "get", "nextToken")
+
+        assert (limit["minimum"], limit["maximum"]) == (1, MAX_PAGE_SIZE), path
+        assert token["maxLength"] == MAX_TOKEN_LENGTH, path
+
+
+def test_every_id_in_a_path_is_declared_as_the_uuid_the_api_issues(generated: dict[str, Any]):
+    declared = {
+        (path, method): [p["schema"] for p in operation["parameters"] if p["name"].endswith("_id")]
+        for path, item in generated["paths"].items()
+        for method, operation in item.items()
+        if "_id}" in path
+    }
+
+    assert len(declared) == 9  # get, put, delete on two backends; events; get, delete documents
+    for ids in declared.values():
+        assert [(i["format"], i["pattern"]) for i in ids] == [("uuid", ID_PATTERN)]
+
+
+def test_the_customer_fields_declare_their_lengths_and_that_a_name_is_not_blank(
+    generated: dict[str, Any],
+):
+    fields = generated["components"]["schemas"]["CustomerInput"]["properties"]
+
+    assert (fields["name"]["minLength"], fields["name"]["maxLength"]) == (1, 100)
+    assert fields["name"]["pattern"] == NOT_BLANK_PATTERN
+    assert (fields["email"]["format"], fields["email"]["maxLength"]) == ("email", 254)
+
+
+def test_the_filename_rules_are_the_ones_the_models_publish(generated: dict[str, Any]):
+    field = generated["components"]["schemas"]["DocumentInput"]["properties"]["filename"]
+
+    assert {key: field[key] for key in filename_json_schema()} == filename_json_schema()

@@ -10,6 +10,8 @@ absorb are both a 503 with `Retry-After`. A client may retry those; a 500 says t
 broke something.
 """
 
+import base64
+import binascii
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -19,6 +21,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
@@ -108,6 +111,20 @@ def _validation_details(errors: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def body_is_utf8(event: BaseProxyEvent) -> bool:
+    """False when the client sent a body that is not UTF-8 text.
+
+    API Gateway hands a function such a body base64-encoded (`isBase64Encoded`); a text
+    body arrives as a string and is UTF-8 by construction."""
+    if event.body is None or not event.is_base64_encoded:
+        return True
+    try:
+        base64.b64decode(event.body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _allowed_methods(app: APIGatewayRestResolver, path: str) -> list[str]:
     # Powertools keeps its compiled routes on the resolver; a test pins this behaviour.
     routes = app._static_routes + app._dynamic_routes
@@ -138,6 +155,15 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
             _validation_details(errors),
         )
 
+    @app.exception_handler(UnicodeDecodeError)
+    def undecodable(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
+        # Reading a body that is not UTF-8 is the client's fault (400); any other
+        # decoding failure is ours, and stays a 500 like every unexpected error.
+        if body_is_utf8(app.current_event):
+            return _internal_error(logger)
+        logger.info("request refused", extra={"status": 400, "reason": "body is not UTF-8"})
+        return error_response(HTTPStatus.BAD_REQUEST, "request body must be UTF-8 encoded JSON")
+
     @app.not_found
     def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
         event = app.current_event
@@ -166,5 +192,6 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
 
 
 def _internal_error(logger: Logger) -> Response[dict[str, Any]]:
-    logger.exception("unhandled error")  # called from an exception handler: logs the traceback
+    """The generic 500: the cause goes to the log (called while handling it), not the client."""
+    logger.exception("unhandled error")
     return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")

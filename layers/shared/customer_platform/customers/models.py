@@ -31,6 +31,15 @@ def parse_timestamp(value: str) -> datetime:
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MAX_EMAIL_LENGTH = 254  # email-validator's limit (RFC 5321's path minus the angle brackets)
+
+# JSON Schema patterns (docs/openapi.json) for rules the validators apply in code. Both are
+# read the same way by Python's `re` and by ECMA-262, JSON Schema's regex dialect.
+# - a name is more than blanks: at least one character that str.strip() keeps (Python's
+#   `\s` is what it removes; ECMA-262's `\s` lacks \x1c-\x1f and \x85, hence the extras);
+NOT_BLANK_PATTERN = "[^\\s\\x1c-\\x1f\\x85]"
+# - ids are canonical UUID strings (`is_customer_id`); any other id is never found (404).
+ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 if TYPE_CHECKING:
     LazyEmailStr = EmailStr
@@ -69,8 +78,16 @@ class CustomerInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name = Field(description="1 to 100 characters after trimming", examples=["Ada Lovelace"])
-    email: Email = Field(description="unique per backend, stored lower-cased")
+    name: Name = Field(
+        description="1 to 100 characters after trimming",
+        examples=["Ada Lovelace"],
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    )
+    email: Email = Field(
+        description=f"unique per backend, stored lower-cased; at most {MAX_EMAIL_LENGTH}"
+        " characters",
+        json_schema_extra={"maxLength": MAX_EMAIL_LENGTH},
+    )
 
 
 class Customer(BaseModel):

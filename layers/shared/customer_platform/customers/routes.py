@@ -15,9 +15,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from customer_platform.customers import logic
-from customer_platform.customers.models import CustomerInput
+from customer_platform.customers.models import ID_PATTERN, CustomerInput
 from customer_platform.customers.repository import CustomerRepository
-from customer_platform.pagination import PageTokenCodec
+from customer_platform.pagination import MAX_TOKEN_LENGTH, PageTokenCodec
 
 Limit = Annotated[
     int,
@@ -25,9 +25,19 @@ Limit = Annotated[
 ]
 NextToken = Annotated[
     str | None,
-    Query(alias="nextToken", description="opaque token from the previous page"),
+    Query(
+        alias="nextToken",
+        description="opaque token from the previous page",
+        json_schema_extra={"maxLength": MAX_TOKEN_LENGTH},
+    ),
 ]
-CustomerId = Annotated[str, Path(description="customer id")]
+CustomerId = Annotated[
+    str,
+    Path(
+        description="customer id (a UUID the API issued)",
+        json_schema_extra={"format": "uuid", "pattern": ID_PATTERN},
+    ),
+]
 
 # Writes count as business metrics (one EMF line per invocation, flushed by the handler's
 # `log_metrics`); reads are covered by API Gateway's own metrics, so an invocation without

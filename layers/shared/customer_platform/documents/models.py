@@ -14,8 +14,9 @@ from enum import StrEnum
 from typing import Annotated
 from urllib.parse import quote
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from customer_platform.customers.models import Timestamp
 
@@ -29,10 +30,38 @@ MAX_KEY_NAME_LENGTH = 100
 MAX_URL_EXPIRY_SECONDS = 604_800
 MAX_UPLOAD_BYTES_LIMIT = 5 * 1024**3
 
-# Unicode categories a file name may not contain: C0/C1 controls (Cc), invisible format
-# characters such as the right-to-left override that disguises "exe.pdf" (Cf), lone
-# surrogates (Cs) and line or paragraph separators (Zl, Zp).
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Characters a file name may not contain: the Unicode categories C0/C1 controls (Cc),
+# invisible format characters such as the right-to-left override that disguises "exe.pdf"
+# (Cf), lone surrogates (Cs) and line or paragraph separators (Zl, Zp), as of Unicode 15.1
+# (Python 3.13, the functions' runtime). Written out rather than looked up in unicodedata, so
+# the rule, and the pattern docs/openapi.json publishes for it, are the same on every Python;
+# a test checks that they still cover those categories in the running Python's database.
+FORBIDDEN_FILENAME_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605),
+    (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891),
+    (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x2028, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0xD800, 0xDFFF), (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+)  # fmt: skip
+
+
+def _regex_char(code_point: int) -> str:
+    """A code point inside a regex character class, as both Python's `re` and ECMA-262
+    (JSON Schema's dialect) read it: escaped in the BMP, literal above it."""
+    if code_point < 0x100:
+        return f"\\x{code_point:02x}"
+    if code_point < 0x10000:
+        return f"\\u{code_point:04x}"
+    return chr(code_point)
+
+
+# The body of a regex character class: the forbidden characters (without the separators).
+FORBIDDEN_FILENAME_CLASS = "".join(
+    _regex_char(low) if low == high else f"{_regex_char(low)}-{_regex_char(high)}"
+    for low, high in FORBIDDEN_FILENAME_RANGES
+)
+_FORBIDDEN = re.compile(f"[{FORBIDDEN_FILENAME_CLASS}]")
 
 
 def check_filename(value: str) -> str:
@@ -44,7 +73,7 @@ def check_filename(value: str) -> str:
         raise ValueError("filename must not be '.' or '..'")
     if "/" in name or "\\" in name:
         raise ValueError("filename must not contain path separators")
-    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in name):
+    if _FORBIDDEN.search(name):
         raise ValueError("filename must not contain control characters")
     if len(name.encode("utf-8")) > MAX_FILENAME_BYTES:
         raise ValueError(f"filename must be at most {MAX_FILENAME_BYTES} bytes in UTF-8")
@@ -56,6 +85,30 @@ def check_content_type(value: str) -> str:
     if content_type not in ALLOWED_CONTENT_TYPES:
         raise ValueError(f"contentType must be one of {', '.join(sorted(ALLOWED_CONTENT_TYPES))}")
     return content_type
+
+
+def filename_json_schema() -> JsonDict:
+    """What `check_filename` accepts, as JSON Schema, for clients that generate requests
+    from docs/openapi.json. Where JSON Schema cannot say it exactly, it says less: every
+    name it allows is accepted, some accepted names (surrounding blanks, which are trimmed;
+    long non-ASCII names within 255 bytes) fall outside it.
+
+    The byte limit applies after NFC normalisation, which can triple a name's characters,
+    each up to 4 bytes in UTF-8: hence 255 printable ASCII characters (1 byte, unchanged by
+    NFC), or 127 from Latin-1 and Latin Extended-A/B (2 bytes, no combining marks, so NFC
+    leaves them alone), or 21 of any allowed character (255 // 12).
+    """
+    return {
+        "minLength": 1,
+        # only allowed characters; no blank at either end (a trimmed name has none)
+        "pattern": f"^[^/\\\\{FORBIDDEN_FILENAME_CLASS}]*$",
+        "allOf": [{"pattern": "^\\S(?:.*\\S)?$"}, {"not": {"enum": [".", ".."]}}],
+        "anyOf": [
+            {"maxLength": MAX_FILENAME_BYTES, "pattern": "^[\\x20-\\x7e]*$"},
+            {"maxLength": MAX_FILENAME_BYTES // 2, "pattern": "^[\\x20-\\x7e\\xa0-\\u024f]*$"},
+            {"maxLength": MAX_FILENAME_BYTES // 12},
+        ],
+    }
 
 
 Filename = Annotated[str, AfterValidator(check_filename)]
@@ -103,12 +156,18 @@ class DocumentInput(_Camel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     filename: Filename = Field(
-        description="the name the download will carry; no path separators or control characters",
+        description="the name the download will carry: no path separators or control"
+        f" characters, at most {MAX_FILENAME_BYTES} bytes in UTF-8 after trimming and NFC"
+        " normalisation, not '.' or '..'",
         examples=["report.pdf"],
+        json_schema_extra=filename_json_schema(),
     )
     content_type: ContentType = Field(
-        description="one of " + ", ".join(sorted(ALLOWED_CONTENT_TYPES)),
+        description="one of "
+        + ", ".join(sorted(ALLOWED_CONTENT_TYPES))
+        + " (compared case-insensitively)",
         examples=["application/pdf"],
+        json_schema_extra={"enum": list[JsonValue](sorted(ALLOWED_CONTENT_TYPES))},
     )
 
 

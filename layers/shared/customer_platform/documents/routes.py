@@ -14,16 +14,28 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
+from customer_platform.customers.models import ID_PATTERN
 from customer_platform.documents import logic
 from customer_platform.documents.models import DocumentInput, UploadPolicy
 from customer_platform.documents.repository import DocumentRepository, DocumentStorage
-from customer_platform.pagination import PageTokenCodec
+from customer_platform.pagination import MAX_TOKEN_LENGTH, PageTokenCodec
 
 Limit = Annotated[int, Query(ge=1, le=logic.MAX_PAGE_SIZE, description="page size")]
 NextToken = Annotated[
-    str | None, Query(alias="nextToken", description="opaque token from the previous page")
+    str | None,
+    Query(
+        alias="nextToken",
+        description="opaque token from the previous page",
+        json_schema_extra={"maxLength": MAX_TOKEN_LENGTH},
+    ),
 ]
-DocumentId = Annotated[str, Path(description="document id")]
+DocumentId = Annotated[
+    str,
+    Path(
+        description="document id (a UUID the API issued)",
+        json_schema_extra={"format": "uuid", "pattern": ID_PATTERN},
+    ),
+]
 
 # Upload slots and deletes count as business metrics; reads are covered by API Gateway's.
 metrics = Metrics()

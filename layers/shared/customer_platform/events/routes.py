@@ -6,10 +6,17 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
+from customer_platform.customers.models import ID_PATTERN
 from customer_platform.events.audit import AuditTrail
 
 BackendName = Annotated[Literal["dynamodb", "rds"], Path(description="storage backend")]
-CustomerId = Annotated[str, Path(description="customer id")]
+CustomerId = Annotated[
+    str,
+    Path(
+        description="customer id (a UUID the API issued)",
+        json_schema_extra={"format": "uuid", "pattern": ID_PATTERN},
+    ),
+]
 
 
 def audit_router(trail: Callable[[], AuditTrail]) -> Router:

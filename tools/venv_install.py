@@ -1,0 +1,169 @@
+"""`make venv`'s installer: pip, with one readable line per step instead of pip's wall.
+
+    .venv/bin/python -m tools.venv_install requirements/dev.txt
+
+Runs `python -m pip install -r <requirements>` in the virtualenv and shows
+
+    [ 37/186] moto==5.2.5
+
+for each package pip collects (rewritten in place on a terminal, every tenth of the way in
+a log), one line when pip starts installing (its longest step, during which it prints
+nothing), and the total time at the end. Routine pip chatter (indexes, downloads, cache
+hits) is dropped, and so are warnings about index or find-links locations that do not
+exist on this machine (a pip configuration outside the project); anything else pip says
+is passed through, and if pip fails, its last lines are shown. Standard library only: it
+runs before anything is installed.
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+ROUTINE = re.compile(
+    r"^(Looking in (indexes|links)"
+    r"|\s+(Downloading|Using cached|File was already downloaded|Obtaining|Preparing"
+    r"|Installing build|Getting requirements|Building wheel|Created wheel|Stored in)"
+    r"|Requirement already satisfied|Building wheels for collected|Successfully built)"
+)
+MISSING_LOCATION = re.compile(r"^WARNING: Location '.*' is ignored: it is neither a file")
+COLLECTING = re.compile(r"^(?:Collecting|Processing) (\S+)")
+INSTALLING = "Installing collected packages:"
+INSTALLED = "Successfully installed"
+TAIL_LINES = 40
+
+
+def pinned_count(requirements: Path) -> int:
+    """How many packages the lock file pins (lines `name==version`)."""
+    return sum(1 for line in requirements.read_text().splitlines() if "==" in line)
+
+
+def _name(argument: str) -> str:
+    """`moto==5.2.5` as pip names it, or the file name of a local wheel."""
+    return argument.rsplit("/", 1)[-1]
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+@dataclass
+class Progress:
+    """Turns pip's output lines into a few readable ones, written through `out`."""
+
+    total: int
+    out: TextIO
+    interactive: bool
+    clock: Callable[[], float] = time.monotonic
+    collected: int = 0
+    downloaded: int = 0  # wheels pip fetched from an index
+    at_hand: int = 0  # wheels from pip's cache or a local file
+    installed: bool = False
+    started: float = field(init=False)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    _open_line: bool = False
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def feed(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if MISSING_LOCATION.match(line):
+            return
+        self.tail.append(line)
+        if line.startswith("  Downloading "):
+            self.downloaded += 1
+        elif line.startswith(("  Using cached ", "  File was already downloaded", "Processing ")):
+            self.at_hand += 1
+        if step := COLLECTING.match(line):
+            self._collected(_name(step.group(1)))
+        elif line.startswith(INSTALLING):
+            count = len(line[len(INSTALLING) :].split(","))
+            self.say(f"  installing {count} packages (pip prints nothing until it is done)")
+        elif line.startswith(INSTALLED):
+            self.installed = True
+            count = len(line[len(INSTALLED) :].split())
+            spent = _duration(self.clock() - self.started)
+            self.say(
+                f"  installed {count} packages in {spent} ({self.downloaded} downloaded,"
+                f" {self.at_hand} from pip's cache or local files)"
+            )
+        elif line.strip() and not ROUTINE.match(line):
+            self.say(f"  pip: {line.strip()}")
+
+    def _collected(self, name: str) -> None:
+        self.collected += 1
+        self.total = max(self.total, self.collected)  # an unpinned dependency adds to it
+        counter = f"[{self.collected:>{len(str(self.total))}}/{self.total}]"
+        if self.interactive:
+            self.out.write(f"\r  {counter} {name}".ljust(72)[:100])
+            self.out.flush()
+            self._open_line = True
+        elif self.collected == 1 or self.collected * 10 // self.total > (
+            (self.collected - 1) * 10 // self.total
+        ):
+            self.say(f"  {counter} collected {name}")
+
+    def say(self, text: str) -> None:
+        if self._open_line:
+            self.out.write("\n")
+            self._open_line = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def failed(self, code: int) -> None:
+        self.say(f"pip failed (exit {code}); its last lines:")
+        for line in self.tail:
+            self.out.write(f"  | {line}\n")
+        self.out.flush()
+
+
+def pip_command(requirements: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--require-virtualenv",
+        "--progress-bar",
+        "off",
+        "-r",
+        str(requirements),
+    ]
+
+
+def run(command: list[str], progress: Progress) -> int:
+    with subprocess.Popen(  # noqa: S603 - our own interpreter running pip
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as pip:
+        lines: Iterable[str] = pip.stdout or ()
+        for line in lines:
+            progress.feed(line)
+        code = pip.wait()
+    if code:
+        progress.failed(code)
+    elif not progress.installed:
+        progress.say("  nothing to install: every pinned package is already there")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("requirements", type=Path)
+    args = parser.parse_args(argv)
+    progress = Progress(
+        total=pinned_count(args.requirements), out=sys.stdout, interactive=sys.stdout.isatty()
+    )
+    return run(pip_command(args.requirements), progress)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
