@@ -15,6 +15,7 @@ from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.mysql import (
+    APPLICATION_SECRET,
     RDS_FUNCTION,
     SecretReads,
     TcpProxy,
@@ -40,7 +41,7 @@ def db_user(fresh_stack: LocalStack) -> str:
 
 @pytest.fixture
 def db_secret_arn(fresh_stack: LocalStack) -> str:
-    return fresh_stack.cloud.physical_id("DatabaseSecret")
+    return fresh_stack.cloud.physical_id(APPLICATION_SECRET)
 
 
 def opened(stack: LocalStack) -> int:
