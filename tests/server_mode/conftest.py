@@ -53,6 +53,6 @@ def http_stack(moto_endpoint: str) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def tight_stack(moto_endpoint: str) -> Iterator[LocalStack]:
     """The template with an hour of URL validity and a 1 KiB upload limit."""
-    stack = deployed({"DocumentsUrlExpirySeconds": "3600", "DocumentsMaxUploadBytes": "1024"})
+    stack = deployed({"DocumentsUrlExpirySeconds": "1800", "DocumentsMaxUploadBytes": "1024"})
     yield stack
     stack.close()
