@@ -27,7 +27,7 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import clean_json
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from local_stack import cognito, mysql, s3
+from local_stack import cognito, db_proxy, mysql, s3
 from local_stack.endpoint import ADMIN_CREDENTIALS
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.template import SamTemplate
@@ -251,6 +251,10 @@ SHIMS |= {
     "AWS::CloudFront::KeyGroup": _created(s3.cloudfront_placeholder),
     "AWS::CloudFront::Distribution": _created(s3.cloudfront_placeholder),
 }
+
+# -- customers on RDS: the optional RDS Proxy, a relay to the same local MySQL --------------
+
+SHIMS |= {resource_type: _created(create) for resource_type, create in db_proxy.SHIMS.items()}
 
 # -- API access: the Cognito user pool, its app client and groups, through moto's cognito-idp
 

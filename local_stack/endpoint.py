@@ -30,6 +30,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate, MotoFacts
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
+from local_stack.iam.policy import Policy
 from local_stack.iam.records import DecisionRecord
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
@@ -93,6 +94,8 @@ class AwsEndpoint:
             )
         )
         self._stacks: dict[str, ResourcePolicies] = {}
+        self._roles: dict[str, tuple[Policy, ...]] = {}  # role ARN -> identity policies
+        self.gate.role_policies = self._roles.get
         self._listeners: list[Callable[[DecisionRecord], None]] = []
         self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(
@@ -128,6 +131,7 @@ class AwsEndpoint:
         """Authorize against this stack's resource policies, and tell it of its denials."""
         with self._lock:
             self._stacks[stack_name] = policies.resources
+            self._roles |= {role.arn: role.policies for role in policies.roles.values()}
             self._listeners.append(on_denial)
             self.gate.resources = merged(ACCOUNT, "aws", self._stacks.values())
 

@@ -10,11 +10,13 @@ at a real server, found in this order (the same for `make api`, `make demo` and 
    stopped (directory removed) when the process exits.
 3. Otherwise an error that says which package to install. Never a silent skip.
 
-Each deployed stack then gets its own database and user on that server (`provision`),
-named uniquely so that parallel test workers and repeated deploys never share rows. The
-user's password is the one generated into the stack's secret; the secret is completed
-with host, port, dbname and username in the RDS format, and the schema is migrated by
-invoking the stack's migration function, the code the deployed custom resource runs.
+Each deployed stack then gets its own database and master user on that server
+(`provision`), named uniquely so that parallel test workers and repeated deploys never
+share rows, as RDS creates an instance's master user. The master's password is the one
+generated into the stack's master secret; the secrets are completed with host, port,
+dbname and username in the RDS format. The schema is then migrated by invoking the stack's
+migration function, the code the deployed custom resource runs, which also creates the
+application's least-privilege user from its own secret, as it does in AWS.
 """
 
 import atexit
@@ -49,6 +51,7 @@ INSTALL_HINT = (
     "`brew install mariadb` on macOS."
 )
 DATABASE_SECRET = "DatabaseSecret"  # noqa: S105 - logical ids in template.yaml
+APPLICATION_SECRET = "DatabaseAppSecret"  # noqa: S105
 MIGRATIONS_FUNCTION = "DatabaseMigrationsFunction"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin", "/usr/libexec", "/usr/local/bin", "/usr/bin")
@@ -296,10 +299,11 @@ def stop_server() -> None:
 
 @dataclass
 class LocalDatabase:
-    """A stack's database and user on the local server."""
+    """A stack's database and users on the local server."""
 
     server: ServerAddress
-    name: str  # database and user share the name
+    name: str  # the database and its master user share the name
+    application_user: str | None = None  # the migrations create it, and its "_clone"
 
     @contextlib.contextmanager
     def admin(self) -> Iterator[Any]:
@@ -311,9 +315,13 @@ class LocalDatabase:
             connection.close()
 
     def drop(self) -> None:
+        users = [self.name]
+        if self.application_user is not None:
+            users += [self.application_user, f"{self.application_user}_clone"]
         with contextlib.suppress(pymysql.MySQLError), self.admin() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {quote_identifier(self.name)}")
-            cursor.execute("DROP USER IF EXISTS %s@'%%'", (self.name,))
+            for user in users:
+                cursor.execute("DROP USER IF EXISTS %s@'%%'", (user,))
 
 
 def session_ids(user: str) -> set[int]:
@@ -345,37 +353,49 @@ def _name_for(stack_name: str) -> str:
 
 
 def provision(cloud: "LocalCloud") -> LocalDatabase | None:
-    """Create the stack's database and user and complete its secret in the RDS format.
+    """Create the stack's database and master user, as RDS does for an instance, and
+    complete the stack's secrets in the RDS format.
 
-    None when the stack uses an existing database (its secret is not the stack's to fill).
+    The master gets what the migrations need of RDS's master user: everything on its own
+    database, with GRANT OPTION, and creating users; it sees no other stack's database on
+    the shared server. The application's user is not created here but by the migrations,
+    from the application's secret, which only gets its connection details and a name that
+    is unique on the shared server (the template's fixed name would collide between
+    stacks). None when the stack uses an existing database (its secrets are not the
+    stack's to fill).
     """
     if not cloud.deployed(DATABASE_SECRET):
         return None
     secrets = cloud.client("secretsmanager")
-    arn = cloud.physical_id(DATABASE_SECRET)
-    document = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
     address = server()
     database = LocalDatabase(address, _name_for(cloud.stack_name))
+    connection = {"engine": "mysql", "host": address.host, "port": address.port}
+    master_arn = cloud.physical_id(DATABASE_SECRET)
+    master = json.loads(secrets.get_secret_value(SecretId=master_arn)["SecretString"])
     with database.admin() as cursor:
         cursor.execute(
             f"CREATE DATABASE {quote_identifier(database.name)} "
             "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
         )
+        cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (database.name, master["password"]))
         cursor.execute(
-            "CREATE USER %s@'%%' IDENTIFIED BY %s", (database.name, document["password"])
-        )
-        cursor.execute(
-            f"GRANT ALL PRIVILEGES ON {quote_identifier(database.name)}.* TO %s@'%%'",
+            f"GRANT ALL PRIVILEGES ON {quote_identifier(database.name)}.* TO %s@'%%' "
+            "WITH GRANT OPTION",
             (database.name,),
         )
-    document |= {
-        "engine": "mysql",
-        "host": address.host,
-        "port": address.port,
-        "dbname": database.name,
-        "username": database.name,
-    }
-    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(document))
+        cursor.execute("GRANT CREATE USER ON *.* TO %s@'%%'", (database.name,))
+    master |= connection | {"dbname": database.name, "username": database.name}
+    secrets.put_secret_value(SecretId=master_arn, SecretString=json.dumps(master))
+    if cloud.deployed(APPLICATION_SECRET):
+        application_arn = cloud.physical_id(APPLICATION_SECRET)
+        application = json.loads(secrets.get_secret_value(SecretId=application_arn)["SecretString"])
+        # ten characters: the rotation's clone name ("_clone" appended) stays within 16
+        database.application_user = f"a{uuid.uuid4().hex[:9]}"
+        application |= connection | {
+            "dbname": database.name,
+            "username": database.application_user,
+        }
+        secrets.put_secret_value(SecretId=application_arn, SecretString=json.dumps(application))
     return database
 
 

@@ -54,6 +54,7 @@ class LocalStack:
     database: mysql.LocalDatabase | None = field(default=None, init=False)
     _cleanups: list[Callable[[], None]] = field(default_factory=list, init=False)
     _layers: dict[str, tuple[Path, str]] = field(default_factory=dict, init=False)
+    _issued: list[str] = field(default_factory=list, init=False)  # the functions' access keys
 
     def deploy(self) -> "LocalStack":
         try:
@@ -77,6 +78,8 @@ class LocalStack:
         )
         self.endpoint.attach(self.stack_name, self.policies, self._denied)
         self.on_close(lambda: self.endpoint.detach(self.stack_name, self._denied))
+        # after the functions and their pollers have stopped (cleanups run last first)
+        self.on_close(lambda: [self.endpoint.registry.revoke(key) for key in self._issued])
         sns.register(self.cloud, self.deliveries)
         self.on_close(lambda: sns.unregister(self.cloud))
         # The stack's own database on the local MySQL server (none with an existing one).
@@ -113,7 +116,7 @@ class LocalStack:
         """Temporary credentials of the function's role, known to the endpoint's IAM check
         (and forgotten when the stack closes)."""
         issued = self.endpoint.registry.issue(self.policies.functions[logical_id].principal())
-        self.on_close(lambda: self.endpoint.registry.revoke(issued.access_key_id))
+        self._issued.append(issued.access_key_id)
         return Credentials(issued.access_key_id, issued.secret_access_key, issued.session_token)
 
     def _denied(self, record: DecisionRecord) -> None:

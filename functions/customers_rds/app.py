@@ -30,6 +30,9 @@ PAGE_TOKEN_KEY_MAX_AGE = 3600
 
 class Settings(EnvSettings):
     database_secret_arn: str = Field(alias="DATABASE_SECRET_ARN")
+    # The RDS Proxy's endpoint when the stack has one (EnableDatabaseProxy), else empty:
+    # the same code, user and secret either way.
+    database_proxy_endpoint: str = Field("", alias="DATABASE_PROXY_ENDPOINT")
     page_token_secret_arn: str = Field(alias="PAGE_TOKEN_SECRET_ARN")
 
 
@@ -44,7 +47,7 @@ install_error_handlers(app, logger)
 @cache
 def database() -> Database:
     """This execution environment's connection, opened on first use and then reused."""
-    return secret_database(settings.database_secret_arn)
+    return secret_database(settings.database_secret_arn, settings.database_proxy_endpoint)
 
 
 @cache

@@ -1,7 +1,9 @@
 """Database migrations: the CloudFormation custom resource that brings the schema up to date.
 
 Create and Update apply the pending migrations of `customer_platform.migrations` (the same
-entry point the local stack and the tests call); Delete does nothing. The template passes
+entry point the local stack and the tests call), then create and grant the application's
+database user (`migrations.application_user`); Delete does nothing. It connects as the
+master user, the only function that does. The template passes
 the shared layer's version as a property, so every deploy that ships new migration files
 sends an Update. Invoked by hand without a RequestType (`aws lambda invoke`), it migrates
 and returns the versions it applied.
@@ -14,8 +16,9 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from customer_platform import custom_resource, migrations
-from customer_platform.database import Database, Timeouts, secret_credentials
+from customer_platform import custom_resource, migrations, secrets
+from customer_platform.database import Credentials, Database, Timeouts, secret_credentials
+from customer_platform.migrations import application_user
 from customer_platform.settings import EnvSettings
 
 # Migrations run once per deploy, so the secret is read fresh each time (the cache only
@@ -28,6 +31,8 @@ MIGRATION_TIMEOUTS = Timeouts(connect=5, read=600, write=60)
 
 class Settings(EnvSettings):
     database_secret_arn: str = Field(alias="DATABASE_SECRET_ARN")
+    # Empty with an existing database: the functions use its secret as given.
+    application_secret_arn: str = Field(alias="APPLICATION_DATABASE_SECRET_ARN")
 
 
 settings = Settings.from_env()
@@ -43,6 +48,11 @@ def database() -> Database:
 
 def migrate() -> dict[str, str]:
     applied = migrations.migrate(database())
+    if settings.application_secret_arn:
+        secret = secrets.get_secret(
+            settings.application_secret_arn, max_age=DATABASE_SECRET_MAX_AGE, force_fetch=True
+        )
+        application_user.ensure(database(), Credentials.from_secret(secret))
     latest = migrations.applied_versions(database())
     logger.info("schema up to date", extra={"applied": applied, "version": latest[-1:]})
     return {"Applied": ",".join(applied) or "none", "Version": latest[-1] if latest else ""}

@@ -19,6 +19,7 @@ from customer_platform.documents.dynamodb import DynamoDBDocumentRepository
 from customer_platform.documents.models import MaxUploadBytes, UploadPolicy, UrlExpirySeconds
 from customer_platform.documents.routes import documents_router
 from customer_platform.documents.s3 import S3DocumentStorage
+from customer_platform.documents.signing import SessionSigner
 from customer_platform.http import JsonApiResolver, install_error_handlers
 from customer_platform.pagination import PageTokenCodec, secret_keyed_codec
 from customer_platform.settings import EnvSettings
@@ -28,8 +29,10 @@ class Settings(EnvSettings):
     table_name: str = Field(alias="DOCUMENTS_TABLE_NAME")
     list_index: str = Field(alias="DOCUMENTS_LIST_INDEX_NAME")
     bucket_name: str = Field(alias="DOCUMENTS_BUCKET_NAME")
+    # URLs are signed by this role's sessions, whose expiry is known (documents/signing.py).
+    url_signer_role_arn: str = Field(alias="DOCUMENTS_URL_SIGNER_ROLE_ARN")
     page_token_secret_arn: str = Field(alias="PAGE_TOKEN_SECRET_ARN")
-    # Refused at cold start above 604800 s (SigV4's limit), naming the variable.
+    # Refused at cold start above signing.MAX_URL_EXPIRY_SECONDS, naming the variable.
     url_expiry_seconds: UrlExpirySeconds = Field(alias="DOCUMENTS_URL_EXPIRY_SECONDS")
     max_upload_bytes: MaxUploadBytes = Field(alias="DOCUMENTS_MAX_UPLOAD_BYTES")
 
@@ -52,7 +55,8 @@ def repository() -> DynamoDBDocumentRepository:
 
 @cache
 def storage() -> S3DocumentStorage:
-    return S3DocumentStorage(aws.s3(), settings.bucket_name)
+    signer = SessionSigner(aws.sts(), settings.url_signer_role_arn, aws.s3_signing_as)
+    return S3DocumentStorage(aws.s3(), settings.bucket_name, signer)
 
 
 @cache

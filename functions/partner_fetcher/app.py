@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
@@ -47,13 +48,22 @@ def ssm() -> SSMProvider:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_id = str(event.get("id") or uuid.uuid4())  # the scheduler's invocation id, if any
-    url = str(ssm().get(settings.url_parameter, max_age=URL_MAX_AGE))
+    # A failed run raises: the scheduler invoked asynchronously, so Lambda retries it and
+    # then sends it to the function's on-failure destination (template: EventInvokeConfig).
+    try:
+        url = str(ssm().get(settings.url_parameter, max_age=URL_MAX_AGE))
+    except GetParameterError:
+        metrics.add_metric(name="PartnerConfigReadFailed", unit=MetricUnit.Count, value=1)
+        logger.exception(
+            "cannot read the partner feed URL: nothing was fetched", extra={"runId": run_id}
+        )
+        raise
     try:
         summary = fetch_and_queue(url, run_id, aws.sqs(), settings.ingest_queue_url, http_pool())
     except FetchError:
         metrics.add_metric(name="PartnerFetchFailed", unit=MetricUnit.Count, value=1)
         logger.exception("partner fetch failed: nothing was queued", extra={"runId": run_id})
-        raise  # the schedule's retry policy runs it again; its DLQ keeps the last failure
+        raise
     for name, value in (
         ("fetched", summary.fetched),
         ("valid", summary.valid),

@@ -30,6 +30,9 @@ from customer_platform.settings import EnvSettings
 
 class Settings(EnvSettings):
     database_secret_arn: str = Field(alias="DATABASE_SECRET_ARN")
+    # The RDS Proxy's endpoint when the stack has one (EnableDatabaseProxy), else empty:
+    # the same code, user and secret either way.
+    database_proxy_endpoint: str = Field("", alias="DATABASE_PROXY_ENDPOINT")
 
 
 settings = Settings.from_env()
@@ -41,7 +44,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @cache
 def database() -> Database:
-    return secret_database(settings.database_secret_arn)
+    return secret_database(settings.database_secret_arn, settings.database_proxy_endpoint)
 
 
 def write(record: SQSRecord) -> None:

@@ -143,8 +143,9 @@ class ResourcePolicies:
     buckets: Mapping[str, Policy] = field(default_factory=dict)
     secrets: Mapping[str, Policy] = field(default_factory=dict)
     functions: Mapping[str, Policy] = field(default_factory=dict)
+    roles: Mapping[str, Policy] = field(default_factory=dict)  # role ARN -> trust policy
 
-    def for_resource(self, resource: str) -> tuple[Policy | None, bool]:
+    def for_resource(self, resource: str) -> tuple[Policy | None, bool]:  # noqa: PLR0911
         """(the policy governing `resource`, whether it is a KMS key policy)."""
         parts = resource.split(":", 5)
         if len(parts) < 6 or parts[0] != "arn":
@@ -158,6 +159,10 @@ class ResourcePolicies:
             return policy, True
         if service == "s3":
             return self.buckets.get(parts[5].split("/", 1)[0]), False
+        if service == "iam" and parts[5].startswith("role/"):
+            # sts:AssumeRole: like a key policy, the trust policy must allow the caller, by
+            # name or by delegating to the account (then identity policies decide).
+            return self.roles.get(resource), True
         if service == "lambda":
             # a qualified ARN (version or alias) is governed by the function's policy here
             unqualified = ":".join(resource.split(":")[:7])
@@ -170,7 +175,8 @@ def merged(account: str, partition: str, many: Iterable[ResourcePolicies]) -> Re
     """The resource policies of several deployed stacks served by one endpoint (their
     resources have different ARNs, so nothing collides)."""
     tables: dict[str, dict[str, Policy]] = {
-        name: {} for name in ("queues", "topics", "keys", "buckets", "secrets", "functions")
+        name: {}
+        for name in ("queues", "topics", "keys", "buckets", "secrets", "functions", "roles")
     }
     for policies in many:
         for name, table in tables.items():
@@ -250,6 +256,13 @@ class _Reader:
             policies.append(Policy.parse(self.value(inline["PolicyDocument"]), logical_id, name))
         for arn in self.value(props.get("ManagedPolicyArns", [])):
             policies.append(managed_policy(str(arn), logical_id))
+        # AWS::IAM::Policy resources attached to the role (a grant that cannot live inside
+        # the role without a dependency cycle)
+        for policy_id, attached in self.of_type("AWS::IAM::Policy"):
+            if {"Ref": logical_id} in attached.get("Roles", []):
+                name = str(self.value(attached["PolicyName"]))
+                document = self.value(attached["PolicyDocument"])
+                policies.append(Policy.parse(document, logical_id, f"{policy_id}:{name}"))
         if props.get("PermissionsBoundary"):
             raise TemplateError(f"{logical_id}: permissions boundaries are not evaluated locally")
         arn = str(self.value({"Fn::GetAtt": [logical_id, "Arn"]}))
@@ -392,6 +405,16 @@ def _lambda_permissions(reader: _Reader) -> dict[str, Policy]:
     return permissions
 
 
+def _trust_policies(reader: _Reader) -> dict[str, Policy]:
+    """Each role's AssumeRolePolicyDocument, by role ARN (who may assume it)."""
+    trusts = {}
+    for logical_id, props in reader.of_type("AWS::IAM::Role"):
+        arn = str(reader.value({"Fn::GetAtt": [logical_id, "Arn"]}))
+        document = reader.value(props["AssumeRolePolicyDocument"])
+        trusts[arn] = Policy.parse(document, logical_id, "AssumeRolePolicyDocument")
+    return trusts
+
+
 def load_effective_policies(transformed: dict[str, Any], resolve: Resolve) -> EffectivePolicies:
     """Every role, function, schedule and resource policy of the transformed template."""
     reader = _Reader(transformed, resolve)
@@ -416,6 +439,7 @@ def load_effective_policies(transformed: dict[str, Any], resolve: Resolve) -> Ef
                 reader, "AWS::SecretsManager::ResourcePolicy", "SecretId", "ResourcePolicy"
             ),
             functions=_lambda_permissions(reader),
+            roles=_trust_policies(reader),
         ),
     )
 

@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from xml.etree import ElementTree
 
 from local_stack.iam import errors
 from local_stack.iam.actions import ActionMapper, NoLocalRule, Requirement
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies
 from local_stack.iam.evaluate import AccessRequest, Decision, evaluate
-from local_stack.iam.policy import Principal
+from local_stack.iam.policy import Policy, Principal
 from local_stack.iam.records import DecisionLog, DecisionRecord
 from local_stack.iam.requests import (
     ParsedRequest,
@@ -172,6 +173,8 @@ class Gate:
         self.on_denial = on_denial
         self.clock = clock
         self.enforce = enforce  # False: decide and record, but let every request through
+        # role ARN -> its identity policies, for the sessions sts:AssumeRole opens
+        self.role_policies: Callable[[str], tuple[Policy, ...] | None] = lambda _arn: None
         self._faults: list[Fault] = []
         self._faults_lock = threading.Lock()
 
@@ -416,6 +419,8 @@ class Gate:
         if outcome.error is not None:
             return self._answer(outcome.error, start_response, head)
         parsed, principal = outcome.parsed, outcome.principal
+        if parsed is not None and principal is not None and parsed.operation == "AssumeRole":
+            return self._session_opened(environ, start_response, parsed)
         if (
             principal is None
             or parsed is None
@@ -424,6 +429,34 @@ class Gate:
         ):
             return self.app(environ, start_response)
         return self._missing_object_as_s3_answers(environ, start_response, parsed, principal, head)
+
+    def _session_opened(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], parsed: ParsedRequest
+    ) -> Iterable[bytes]:
+        """sts:AssumeRole, allowed: STS (moto) issues the session's credentials; the gate
+        learns them, so that calls signed with them act as the role, until they expire."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers, exc_info=exc_info)
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        if captured.get("status", "").startswith("200"):
+            self._register_session(str(parsed.params.get("RoleArn", "")), body)
+        start_response(captured["status"], captured["headers"], captured.get("exc_info"))
+        return [body]
+
+    def _register_session(self, role_arn: str, body: bytes) -> None:
+        policies = self.role_policies(role_arn)
+        if policies is None:  # not a role of a deployed stack: its sessions stay unknown
+            return
+        document = ElementTree.fromstring(body)  # noqa: S314 - moto's own response
+        found = {element.tag.rsplit("}", 1)[-1]: element.text for element in document.iter()}
+        session = str(found["Arn"]).rsplit("/", 1)[-1]
+        expires = datetime.fromisoformat(str(found["Expiration"]).replace("Z", "+00:00"))
+        principal = Principal.assumed_role(role_arn, session, policies, expires_at=expires)
+        self.registry.register(str(found["AccessKeyId"]), principal)
 
     def _missing_object_as_s3_answers(
         self,

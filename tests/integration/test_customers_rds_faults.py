@@ -18,6 +18,7 @@ from local_stack.tcp_proxy import TcpProxy
 from local_stack.template import load_template
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.mysql import (
+    APPLICATION_SECRET,
     change_password,
     connection_ids,
     kill_connections,
@@ -40,7 +41,7 @@ def db_user(fresh_stack: LocalStack) -> str:
 
 @pytest.fixture
 def db_secret_arn(fresh_stack: LocalStack) -> str:
-    return fresh_stack.cloud.physical_id("DatabaseSecret")
+    return fresh_stack.cloud.physical_id(APPLICATION_SECRET)
 
 
 def test_a_warm_invocation_makes_no_secret_call_and_opens_no_connection(

@@ -16,7 +16,13 @@ from customer_platform import migrations
 from customer_platform.database import Credentials
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
-from tests.support.mysql import change_password, database_for, kill_connections, secret_document
+from tests.support.mysql import (
+    MASTER_SECRET,
+    change_password,
+    database_for,
+    kill_connections,
+    secret_document,
+)
 
 FUNCTION = "DatabaseMigrationsFunction"
 LATEST = migrations.available()[-1].version
@@ -76,7 +82,7 @@ def cfn_event(request_type: str, url: str, physical_id: str | None = None) -> di
 
 
 def drop_schema(stack: LocalStack) -> None:
-    db = database_for(Credentials.from_secret(json.dumps(secret_document(stack))))
+    db = database_for(Credentials.from_secret(json.dumps(secret_document(stack, MASTER_SECRET))))
     db.run(lambda cursor: cursor.execute("DROP TABLE customers, schema_migrations"))
     db.close()
 
@@ -116,8 +122,8 @@ def test_an_update_with_nothing_new_applies_nothing_and_keeps_the_physical_id(
 
 
 def lock_out(stack: LocalStack, server: ServerAddress) -> None:
-    """The database refuses the function: its password changed, its session ended."""
-    user = secret_document(stack)["username"]
+    """The database refuses the function: its (master) password changed, its session ended."""
+    user = secret_document(stack, MASTER_SECRET)["username"]
     change_password(server, user, uuid.uuid4().hex)
     kill_connections(server, user)
 
@@ -125,7 +131,7 @@ def lock_out(stack: LocalStack, server: ServerAddress) -> None:
 def test_a_failure_still_answers_with_failed_and_a_reason_that_leaks_nothing(
     fresh_stack: LocalStack, bucket: ResponseBucket, mysql_server: ServerAddress
 ):
-    document = secret_document(fresh_stack)
+    document = secret_document(fresh_stack, MASTER_SECRET)
     lock_out(fresh_stack, mysql_server)
 
     result = fresh_stack.function(FUNCTION).invoke(cfn_event("Create", bucket.url)).result

@@ -181,12 +181,12 @@ def test_requests_without_tls_are_denied_on_the_bucket_and_its_objects(
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_only_the_two_documents_roles_may_read_or_write_objects(stack: LocalStack, bucket: str):
+def test_only_the_documents_roles_may_read_or_write_objects(stack: LocalStack, bucket: str):
     deny = statement(bucket_policy(stack), "OnlyTheDocumentsFunctionsTouchObjects")
 
     roles = [
         stack.cloud.resolve({"Fn::GetAtt": [f"{function}Role", "Arn"]})
-        for function in ("DocumentsFunction", "DocumentUploadedFunction")
+        for function in ("DocumentsFunction", "DocumentUploadedFunction", "DocumentsUrlSigner")
     ]
     assert (deny["Effect"], deny["Principal"]) == ("Deny", "*")
     assert set(deny["Action"]) == OBJECT_ACTIONS
@@ -213,7 +213,9 @@ def actions_of(granted: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-@pytest.mark.parametrize("function", ["DocumentsFunction", "DocumentUploadedFunction"])
+@pytest.mark.parametrize(
+    "function", ["DocumentsFunction", "DocumentUploadedFunction", "DocumentsUrlSigner"]
+)
 def test_object_permissions_are_scoped_to_the_documents_prefix(
     stack: LocalStack, bucket: str, function: str
 ):
@@ -232,12 +234,33 @@ def test_object_permissions_are_scoped_to_the_documents_prefix(
             assert set(actions_of(granted)) <= OBJECT_ACTIONS
 
 
-def test_only_the_api_function_may_sign_uploads(stack: LocalStack):
+def test_only_the_url_signer_may_sign_uploads_and_only_the_api_function_may_be_it(
+    stack: LocalStack,
+):
+    """Mutation caught: PutObject back on a function's own role (a URL signed with the
+    function's credentials, of unknown expiry), or a signer anyone may assume."""
+
     def actions(function: str) -> set[str]:
         return {a for granted in role_statements(stack, function) for a in actions_of(granted)}
 
-    assert "s3:PutObject" in actions("DocumentsFunction")
-    assert "s3:PutObject" not in actions("DocumentUploadedFunction")
+    resources = stack.template.transformed["Resources"]
+    signer = resources["DocumentsUrlSignerRole"]["Properties"]
+    sessions = resources["DocumentsUrlSigningSessions"]["Properties"]
+
+    assert "s3:PutObject" in actions("DocumentsUrlSigner")
+    assert "s3:PutObject" not in actions("DocumentsFunction") | actions("DocumentUploadedFunction")
+    assert [s["Principal"] for s in signer["AssumeRolePolicyDocument"]["Statement"]] == [
+        {"AWS": {"Fn::GetAtt": ["DocumentsFunctionRole", "Arn"]}}
+    ]
+    assert sessions["Roles"] == [{"Ref": "DocumentsFunctionRole"}]
+    assert sessions["PolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": {"Fn::GetAtt": ["DocumentsUrlSignerRole", "Arn"]},
+        }
+    ]
+    assert signer["MaxSessionDuration"] == 3600
 
 
 # -- parameters: the CloudFront option and SSE-S3 --------------------------------------------------

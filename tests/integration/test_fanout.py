@@ -6,6 +6,7 @@ have delivered, in order, and can stop in between to look at the queues.
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,18 +189,39 @@ def test_a_poison_message_reaches_the_dlq_without_holding_back_its_batch(fanout:
     assert not peek(fanout, "AuditQueueUrl")
 
 
-@pytest.mark.parametrize("queue", ["AuditQueueUrl"])
-def test_the_same_message_delivered_twice_is_processed_once(fanout: LocalStack, queue: str):
+def audit_metrics(stack: LocalStack) -> Counter[str]:
+    """The audit consumer's metrics, summed from the EMF records in its log (what CloudWatch
+    would chart from the same lines)."""
+    totals: Counter[str] = Counter()
+    for line in stack.runtime.logs.path(AUDIT).read_text().splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            values = record[metric["Name"]]
+            totals[metric["Name"]] += int(sum(values) if isinstance(values, list) else values)
+    return totals
+
+
+def test_the_same_event_delivered_twice_is_stored_once(fanout: LocalStack):
+    """SQS delivers at least once: a redelivery (here in a second invocation, as after a
+    visibility timeout) must not be audited twice. The trail's key derives from the event, so
+    counting items cannot tell; the consumer's own record of what it stored can.
+
+    Mutation caught: `ConditionExpression="attribute_not_exists(sk)"` removed from
+    AuditTrail.record (customer_platform/events/audit.py): the second put overwrites and
+    counts as stored, AuditEventsStored becomes 2 and AuditDuplicatesIgnored 0."""
     sqs = fanout.cloud.client("sqs")
     event = _event()
     for _ in range(2):
-        sqs.send_message(QueueUrl=queue_url(fanout, queue), MessageBody=json.dumps(event))
-
-    run_consumers(fanout)
+        sqs.send_message(QueueUrl=queue_url(fanout, "AuditQueueUrl"), MessageBody=json.dumps(event))
+        run_consumers(fanout)
 
     trail = CustomersClient(fanout.api, "dynamodb")
     items = trail.call("GET", f"/{event['customerId']}/events").json()["items"]
     assert len(items) == 1
+    metrics = audit_metrics(fanout)
+    assert (metrics["AuditEventsStored"], metrics["AuditDuplicatesIgnored"]) == (1, 1)
 
 
 @pytest.fixture

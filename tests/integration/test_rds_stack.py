@@ -111,28 +111,62 @@ def test_the_database_is_private_encrypted_and_backed_up(stack: LocalStack):
     assert resource(stack, "Database")["DeletionPolicy"] == "Snapshot"
 
 
-def test_each_function_may_read_the_database_secret_and_nothing_broader(stack: LocalStack):
-    database_secret = stack.cloud.physical_id("DatabaseSecret")
+READ = ["secretsmanager:GetSecretValue"]
+APPLICATION_FUNCTIONS = ("CustomersRdsFunction", "PartnerWriterFunction", "OutboxRelayFunction")
+
+
+def test_each_function_may_read_its_database_secret_and_nothing_broader(stack: LocalStack):
+    """Mutation caught: an application function allowed to read the master secret."""
+    master = stack.cloud.physical_id("DatabaseSecret")
+    application = stack.cloud.physical_id("DatabaseAppSecret")
     page_token_secret = stack.cloud.physical_id("PageTokenSecret")
 
-    rds = secret_statements(stack, "CustomersRdsFunction")
-    migrations = secret_statements(stack, "DatabaseMigrationsFunction")
+    statements = {
+        function_id: [(s["Action"], s["Resource"]) for s in secret_statements(stack, function_id)]
+        for function_id in (*APPLICATION_FUNCTIONS, "DatabaseMigrationsFunction")
+    }
 
-    assert [(s["Action"], s["Resource"]) for s in rds] == [
-        (["secretsmanager:GetSecretValue"], database_secret),
-        (["secretsmanager:GetSecretValue"], page_token_secret),
-    ]
-    assert [(s["Action"], s["Resource"]) for s in migrations] == [
-        (["secretsmanager:GetSecretValue"], database_secret)
-    ]
+    assert statements == {
+        "CustomersRdsFunction": [(READ, application), (READ, page_token_secret)],
+        "PartnerWriterFunction": [(READ, application)],
+        "OutboxRelayFunction": [(READ, application)],
+        # the master is the migrations' alone; they read the application's to create its user
+        "DatabaseMigrationsFunction": [(READ, master), (READ, application)],
+    }
 
 
-def test_the_functions_read_the_secret_that_the_attachment_completed(stack: LocalStack):
-    arn = stack.cloud.physical_id("DatabaseSecret")
+def test_the_functions_read_the_secrets_that_the_attachments_completed(stack: LocalStack):
+    master = stack.cloud.physical_id("DatabaseSecret")
+    application = stack.cloud.physical_id("DatabaseAppSecret")
 
-    for function_id in RDS_FUNCTIONS:
-        assert stack.function(function_id).environment["DATABASE_SECRET_ARN"] == arn
-    assert stack.outputs()["DatabaseSecretArn"] == arn
+    for function_id in APPLICATION_FUNCTIONS:
+        assert stack.function(function_id).environment["DATABASE_SECRET_ARN"] == application
+    migrations = stack.function("DatabaseMigrationsFunction").environment
+    assert migrations["DATABASE_SECRET_ARN"] == master
+    assert migrations["APPLICATION_DATABASE_SECRET_ARN"] == application
+    assert stack.outputs()["DatabaseSecretArn"] == application
+    assert stack.outputs()["DatabaseMasterSecretArn"] == master
+
+
+def test_the_application_secret_is_ready_for_the_alternating_users_rotation(stack: LocalStack):
+    """The hosted MySQLMultiUser rotation reads `masterarn` from the secret, and refuses a
+    user whose name with "_clone" appended exceeds 16 characters."""
+    source = stack.template.source["Resources"]
+    generated = stack.cloud.resolve(
+        source["DatabaseAppSecret"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
+    )
+    template = json.loads(generated)
+    rotation = source["DatabaseAppSecretRotation"]
+
+    assert template["masterarn"] == stack.cloud.physical_id("DatabaseSecret")
+    assert template["engine"] == "mysql"
+    assert len(template["username"] + "_clone") <= 16
+    assert rotation["Properties"]["HostedRotationLambda"]["RotationType"] == "MySQLMultiUser"
+    assert rotation["Properties"]["HostedRotationLambda"]["MasterSecretArn"] == {
+        "Ref": "DatabaseSecretAttachment"
+    }
+    assert rotation["DependsOn"] == "DatabaseMigrations", "the user exists before it rotates"
+    assert rotation["Condition"] == source["DatabaseSecretRotation"]["Condition"]
 
 
 # -- an existing database ---------------------------------------------------------------
@@ -188,8 +222,10 @@ def test_an_existing_database_creates_no_network_database_or_secret(
         "FunctionSecurityGroup",
         "SecretsManagerEndpoint",
         "DatabaseSecret",
+        "DatabaseAppSecret",
         "Database",
         "DatabaseSecretAttachment",
+        "DatabaseAppSecretAttachment",
     ):
         assert not stack.cloud.deployed(logical_id), logical_id
     assert stack.database is None

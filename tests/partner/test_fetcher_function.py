@@ -65,3 +65,22 @@ def test_a_partner_outage_fails_the_run_visibly_and_queues_nothing(
 
     assert queued_rows(partner_stack) == []
     assert '"PartnerFetchFailed":[1.0]' in failed.value.logs, "the alarm's metric was emitted"
+
+
+def test_an_unreadable_feed_url_fails_the_run_with_the_alarms_metric(fresh_stack: LocalStack):
+    """Mutation caught: reading the SSM parameter outside the guarded block (or dropping the
+    PartnerConfigReadFailed metric) leaves a misconfigured sync without its alarm."""
+    # Given the feed URL parameter is gone (deleted by hand, or never created in this region)
+    fresh_stack.cloud.client("ssm").delete_parameter(
+        Name=fresh_stack.outputs()["PartnerFeedUrlParameterName"]
+    )
+
+    # When the scheduled run starts
+    with pytest.raises(FunctionError) as failed:
+        fresh_stack.function("PartnerFetcherFunction").invoke({"id": "run"})
+
+    # Then it fails (Lambda retries it, then sends it to the on-failure destination), emits
+    # the metric PartnerConfigReadFailedAlarm watches, and queues nothing
+    assert '"PartnerConfigReadFailed":[1.0]' in failed.value.logs
+    assert "cannot read the partner feed URL" in failed.value.logs
+    assert queued_rows(fresh_stack) == []

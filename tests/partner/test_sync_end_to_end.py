@@ -13,10 +13,12 @@ import pymysql
 import pytest
 
 from customer_platform import aws
+from local_stack.functions import FunctionError
+from local_stack.mysql import ServerAddress, quote_identifier
 from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
-from tests.support.mysql import secret_document
+from tests.support.mysql import admin, secret_document
 from tests.support.polling import poll_until_idle
 
 WRITER = "PartnerWriterFunction"
@@ -128,3 +130,84 @@ def test_the_sample_ingest_batch_is_written_and_a_bad_message_fails_alone(fresh_
     ]
     assert sorted(rows(fresh_stack)) == ["101", "102", "103"]
     assert "partner rows written" in result.logs
+
+
+# -- partner changes are customer events too (outbox, in the writer's transaction) ---------
+
+
+def outbox_events(stack: LocalStack) -> list[tuple[str, str]]:
+    """(event type, customer id) of every event in the stack's MySQL outbox, oldest first."""
+    secret = secret_document(stack)
+    connection = pymysql.connect(
+        host=secret["host"],
+        port=int(secret["port"]),
+        user=secret["username"],
+        password=secret["password"],
+        database=secret["dbname"],
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT event_type, customer_id FROM customer_events_outbox ORDER BY id")
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def trail(stack: LocalStack, customer_id: str) -> list[str]:
+    response = CustomersClient(stack.api, "rds").call("GET", f"/{customer_id}/events")
+    assert response.status == 200, response.body
+    return [item["type"] for item in response.json()["items"]]
+
+
+def test_synced_inserts_and_updates_reach_the_audit_trail_like_api_writes(
+    sync_stack: LocalStack, feed: PartnerFeed
+):
+    """Mutation caught: an upsert that writes no outbox rows (partner changes invisible to
+    the audit trail and the welcome email)."""
+    # Given a first sync, relayed and consumed
+    run_sync(sync_stack)
+    sync_stack.event_sources.drain()
+    first = rows(sync_stack)
+    assert trail(sync_stack, first["1"][0]) == ["CustomerCreated"]
+    assert len(outbox_events(sync_stack)) == 40
+
+    # When the partner renames one customer and the sync runs again
+    feed.rows[0]["name"] = "Renamed Partner"
+    run_sync(sync_stack)
+    sync_stack.event_sources.drain()
+
+    # Then the renamed customer has one more event, the unchanged ones none
+    assert trail(sync_stack, first["1"][0]) == ["CustomerCreated", "CustomerUpdated"]
+    assert trail(sync_stack, first["2"][0]) == ["CustomerCreated"]
+    assert outbox_events(sync_stack)[40:] == [("CustomerUpdated", first["1"][0])]
+
+
+def test_a_partner_write_and_its_events_commit_together_or_not_at_all(
+    fresh_stack: LocalStack, mysql_server: ServerAddress
+):
+    """Mutation caught: committing the upsert before the outbox insert (a customer written
+    without its event when the outbox write fails)."""
+    event = json.loads((EVENTS / "partner_writer" / "ingest-batch.json").read_text())
+    first = {"Records": event["Records"][:1]}
+    database = quote_identifier(secret_document(fresh_stack)["dbname"])
+
+    # Given the outbox table is out of reach (its insert fails inside the transaction)
+    with admin(mysql_server) as cursor:
+        cursor.execute(f"RENAME TABLE {database}.customer_events_outbox TO {database}.outbox_away")
+    try:
+        # When the writer handles a message of partner rows
+        with pytest.raises(FunctionError):
+            fresh_stack.function(WRITER).invoke(first)
+
+        # Then the message failed (back to the queue), and none of its rows was written
+        assert rows(fresh_stack) == {}
+    finally:
+        with admin(mysql_server) as cursor:
+            cursor.execute(
+                f"RENAME TABLE {database}.outbox_away TO {database}.customer_events_outbox"
+            )
+
+    # And when it is delivered again, rows and events are written together
+    assert fresh_stack.function(WRITER).invoke(first).result["batchItemFailures"] == []
+    written = rows(fresh_stack)
+    assert sorted(written) == ["101", "102"]
+    assert sorted(outbox_events(fresh_stack)) == sorted(
+        ("CustomerCreated", written[partner_id][0]) for partner_id in ("101", "102")
+    )

@@ -25,12 +25,12 @@ def http_stack(stack: LocalStack) -> LocalStack:
 def tight_stack(
     endpoint: AwsEndpoint, mysql_server: ServerAddress, function_logs: Path
 ) -> Iterator[LocalStack]:
-    """The template with an hour of URL validity and a 1 KiB upload limit."""
+    """The template with half an hour of URL validity (the cap) and a 1 KiB upload limit."""
     deployed = deploy(
         endpoint,
         function_logs,
         "tight-documents",
-        {"DocumentsUrlExpirySeconds": "3600", "DocumentsMaxUploadBytes": "1024"},
+        {"DocumentsUrlExpirySeconds": "1800", "DocumentsMaxUploadBytes": "1024"},
     )
     yield deployed
     deployed.close()

@@ -77,16 +77,24 @@ def change_password(server: ServerAddress, user: str, password: str) -> None:
 # -- the deployed stack ------------------------------------------------------------------
 
 
-def secret_document(stack: LocalStack) -> dict[str, Any]:
+# The secret the functions connect with (the application's least-privilege user), and
+# the master's, which only the migrations use (DDL, DROP and user management need it).
+APPLICATION_SECRET = "DatabaseAppSecret"  # logical ids in template.yaml
+MASTER_SECRET = "DatabaseSecret"
+
+
+def secret_document(stack: LocalStack, logical_id: str = APPLICATION_SECRET) -> dict[str, Any]:
     client = stack.cloud.client("secretsmanager")
-    arn = stack.cloud.physical_id("DatabaseSecret")
+    arn = stack.cloud.physical_id(logical_id)
     document: dict[str, Any] = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
     return document
 
 
-def put_secret_document(stack: LocalStack, document: dict[str, Any]) -> None:
+def put_secret_document(
+    stack: LocalStack, document: dict[str, Any], logical_id: str = APPLICATION_SECRET
+) -> None:
     client = stack.cloud.client("secretsmanager")
-    arn = stack.cloud.physical_id("DatabaseSecret")
+    arn = stack.cloud.physical_id(logical_id)
     client.put_secret_value(SecretId=arn, SecretString=json.dumps(document))
 
 

@@ -9,15 +9,12 @@ policy and DLQ only cover deliveries Scheduler could not make.
 from local_stack.template import load_yaml
 
 ASYNC_EVENTS = {"ScheduleV2", "Schedule", "S3", "SNS", "EventBridgeRule"}
-# Functions whose failed runs need no replay, and why.
-NO_REPLAY_NEEDED = {
-    "OutboxRelayFunction": "unpublished events stay in the outbox for the next run",
-}
 
 
 def test_every_asynchronously_invoked_function_keeps_its_failed_events():
-    """Catches: the partner fetcher without its DeadLetterQueue (a failed sync would be
-    dropped after Lambda's retries, the schedule's DLQ never seeing it)."""
+    """Catches: the partner fetcher or the outbox relay without its on-failure destination
+    (a failed run would be dropped after Lambda's retries, the schedule's DLQ never seeing
+    it)."""
     resources = load_yaml()["Resources"]
     dropped = []
     for logical_id, resource in resources.items():
@@ -25,7 +22,7 @@ def test_every_asynchronously_invoked_function_keeps_its_failed_events():
             continue
         properties = resource["Properties"]
         events = {event["Type"] for event in properties.get("Events", {}).values()}
-        if not events & ASYNC_EVENTS or logical_id in NO_REPLAY_NEEDED:
+        if not events & ASYNC_EVENTS:
             continue
         on_failure = properties.get("EventInvokeConfig", {}).get("DestinationConfig", {})
         if "DeadLetterQueue" not in properties and "OnFailure" not in on_failure:

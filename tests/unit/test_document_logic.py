@@ -12,7 +12,7 @@ from customer_platform.documents.models import (
     DocumentSummary,
     UploadPolicy,
 )
-from customer_platform.documents.repository import Page, PresignedPost, StoredObject
+from customer_platform.documents.repository import Page, PresignedPost, PresignedUrl, StoredObject
 from customer_platform.errors import BadRequest, NotFound
 from customer_platform.pagination import PageTokenCodec
 from tests.support.polling import rounds
@@ -70,10 +70,15 @@ class InMemoryStorage:
         self, key: str, filename: str, content_type: str, max_bytes: int, expires_in: int
     ) -> PresignedPost:
         self.posts.append((key, filename, content_type, max_bytes, expires_in))
-        return PresignedPost(url="https://bucket.example/", fields={"key": key})
+        return PresignedPost(
+            url="https://bucket.example/", fields={"key": key}, expires_in=expires_in
+        )
 
-    def presigned_get(self, key: str, filename: str, content_type: str, expires_in: int) -> str:
-        return f"https://bucket.example/{key}?expires={expires_in}&name={filename}"
+    def presigned_get(
+        self, key: str, filename: str, content_type: str, expires_in: int
+    ) -> PresignedUrl:
+        url = f"https://bucket.example/{key}?expires={expires_in}&name={filename}"
+        return PresignedUrl(url=url, expires_in=expires_in)
 
     def head(self, key: str) -> StoredObject | None:
         return self.objects.get(key)

@@ -6,7 +6,7 @@ they call `reset_clients()` first.
 """
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
 
 # Fail fast rather than hold a Lambda (and its API Gateway caller, capped at 29 s) hostage:
 # short connect timeout, bounded read timeout, botocore's standard retry mode with jitter.
@@ -77,6 +78,24 @@ def s3() -> "S3Client":
     return boto3.client("s3", config=S3_CONFIG)
 
 
+def s3_signing_as(credentials: dict[str, Any]) -> "S3Client":
+    """An S3 client (S3_CONFIG) with a role session's credentials (AssumeRole's
+    `Credentials`), for presigning URLs with them."""
+    return boto3.client(
+        "s3",
+        config=S3_CONFIG,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+@cache
+def sts() -> "STSClient":
+    # regional endpoint (the default of the runtime's botocore), with the same timeouts
+    return boto3.client("sts", config=CLIENT_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests switch endpoints and credentials between runs)."""
     dynamodb.cache_clear()
@@ -86,3 +105,4 @@ def reset_clients() -> None:
     sqs.cache_clear()
     ssm.cache_clear()
     s3.cache_clear()
+    sts.cache_clear()

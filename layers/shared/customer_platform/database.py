@@ -21,6 +21,7 @@ and authentication round trip per request and turns every hiccup into a 500. Her
 """
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,13 +106,22 @@ class Credentials:
             dbname=str(document["dbname"]),
         )
 
+    def via(self, endpoint: str) -> "Credentials":
+        """The same user and database, reached at `endpoint` ("host" or "host:port")."""
+        host, _, port = endpoint.partition(":")
+        return dataclasses.replace(self, host=host, port=int(port) if port else self.port)
+
 
 # Called with force=False for the cached value, force=True to bypass the cache.
 CredentialSource = Callable[[bool], Credentials]
 
 
-def secret_credentials(secret_id: str, *, max_age: int) -> CredentialSource:
-    """Credentials from a Secrets Manager secret, cached for `max_age` seconds."""
+def secret_credentials(secret_id: str, *, max_age: int, endpoint: str = "") -> CredentialSource:
+    """Credentials from a Secrets Manager secret, cached for `max_age` seconds.
+
+    `endpoint` ("host" or "host:port"), when set, replaces where the secret says to
+    connect: an RDS Proxy in front of the same database, which accepts the same user and
+    password (the template's DATABASE_PROXY_ENDPOINT, empty without a proxy)."""
 
     def read(force: bool) -> Credentials:
         try:
@@ -119,7 +129,8 @@ def secret_credentials(secret_id: str, *, max_age: int) -> CredentialSource:
         except GetParameterError as error:
             logger.exception("cannot read the database secret")
             raise Unavailable("the database is unavailable, retry shortly") from error
-        return Credentials.from_secret(text)
+        credentials = Credentials.from_secret(text)
+        return credentials.via(endpoint) if endpoint else credentials
 
     return read
 
@@ -277,7 +288,8 @@ class Database:
             self.close()
 
 
-def secret_database(secret_id: str) -> "Database":
+def secret_database(secret_id: str, endpoint: str = "") -> "Database":
     """The usual execution-environment database: credentials from `secret_id`, cached for
-    SECRET_MAX_AGE, default timeouts. Functions hold it in a cached getter."""
-    return Database(secret_credentials(secret_id, max_age=SECRET_MAX_AGE))
+    SECRET_MAX_AGE, default timeouts, reached at `endpoint` when set (an RDS Proxy).
+    Functions hold it in a cached getter."""
+    return Database(secret_credentials(secret_id, max_age=SECRET_MAX_AGE, endpoint=endpoint))

@@ -89,7 +89,8 @@ def create_document(
         filename=document.filename,
         content_type=document.content_type,
         upload=PresignedUpload(url=post.url, fields=post.fields),
-        expires_in=policy.url_expiry_seconds,
+        # what the signing session allows: never longer than the URL really works
+        expires_in=post.expires_in,
     )
 
 
@@ -178,12 +179,12 @@ def get_document(
     repo: DocumentRepository, storage: DocumentStorage, policy: UploadPolicy, document_id: str
 ) -> DocumentWithDownload:
     document = _uploaded_document(repo, storage, policy, document_id)
-    url = storage.presigned_get(
+    signed = storage.presigned_get(
         document.object_key, document.filename, document.content_type, policy.url_expiry_seconds
     )
     summary = DocumentSummary.of(document)
     return DocumentWithDownload(
-        **dict(summary), download=Download(url=url, expires_in=policy.url_expiry_seconds)
+        **dict(summary), download=Download(url=signed.url, expires_in=signed.expires_in)
     )
 
 

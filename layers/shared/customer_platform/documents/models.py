@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from customer_platform.customers.models import Timestamp
+from customer_platform.documents import signing
 
 ALLOWED_CONTENT_TYPES = frozenset(
     {"application/pdf", "image/png", "image/jpeg", "text/plain", "text/csv"}
@@ -26,8 +27,9 @@ ALLOWED_CONTENT_TYPES = frozenset(
 MAX_FILENAME_BYTES = 255  # what common file systems accept for one name
 KEY_PREFIX = "documents/"
 MAX_KEY_NAME_LENGTH = 100
-# SigV4 refuses X-Amz-Expires above 7 days; S3 refuses a POST object above 5 GiB.
-MAX_URL_EXPIRY_SECONDS = 604_800
+# A presigned URL cannot outlive the role session that signs it (documents/signing.py);
+# S3 refuses a POST object above 5 GiB.
+MAX_URL_EXPIRY_SECONDS = signing.MAX_URL_EXPIRY_SECONDS
 MAX_UPLOAD_BYTES_LIMIT = 5 * 1024**3
 
 # Characters a file name may not contain: the Unicode categories C0/C1 controls (Cc),
@@ -118,8 +120,8 @@ ContentType = Annotated[str, AfterValidator(check_content_type)]
 def _check_expiry(value: int) -> int:
     if not 1 <= value <= MAX_URL_EXPIRY_SECONDS:
         raise ValueError(
-            f"must be 1 to {MAX_URL_EXPIRY_SECONDS} seconds: a SigV4 presigned URL cannot "
-            "live longer than 7 days"
+            f"must be 1 to {MAX_URL_EXPIRY_SECONDS} seconds: a presigned URL dies with the "
+            "one-hour role session that signs it (longer links: CloudFront signed URLs)"
         )
     return value
 

@@ -41,6 +41,13 @@ class DocumentRepository(Protocol):
 class PresignedPost:
     url: str
     fields: dict[str, str] = field(default_factory=dict)
+    expires_in: int = 0  # seconds the form really works (documents/signing.py)
+
+
+@dataclass(frozen=True)
+class PresignedUrl:
+    url: str
+    expires_in: int  # seconds the URL really works (documents/signing.py)
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,14 @@ class DocumentStorage(Protocol):
         self, key: str, filename: str, content_type: str, max_bytes: int, expires_in: int
     ) -> PresignedPost:
         """A form upload whose signed policy pins `key`, `content_type`, 1..max_bytes and
-        a `Content-Disposition` naming `filename`."""
+        a `Content-Disposition` naming `filename`, for `expires_in` seconds or less (the
+        answer says)."""
 
-    def presigned_get(self, key: str, filename: str, content_type: str, expires_in: int) -> str:
-        """A download URL that answers with `content_type` as an attachment named `filename`."""
+    def presigned_get(
+        self, key: str, filename: str, content_type: str, expires_in: int
+    ) -> PresignedUrl:
+        """A download URL that answers with `content_type` as an attachment named
+        `filename`, for `expires_in` seconds or less (the answer says)."""
 
     def head(self, key: str) -> StoredObject | None:
         """The object's size and type, or None when there is no object under `key`."""

@@ -1,8 +1,10 @@
 """The transactional outbox of the MySQL backend, and its relay to SNS.
 
-The repository calls `record()` inside the transaction of each change, so the event
-exists exactly when the change does (no dual write). `relay()` publishes what is not yet
-published, oldest first, and stamps it in the same transaction:
+The repository calls `record()` inside the transaction of each change, and the partner
+writer calls `record_all()` inside the transaction of each batch it upserts, so the event
+exists exactly when the change does (no dual write), whichever path made the change.
+`relay()` publishes what is not yet published, oldest first, and stamps it in the same
+transaction:
 
 * `FOR UPDATE SKIP LOCKED`: two relays never claim the same rows, nor wait on each other;
 * a failed publish (SNS down, throttled) leaves its row unpublished for the next run;
@@ -32,8 +34,29 @@ def _db_time(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+_INSERT = (
+    "INSERT INTO customer_events_outbox "
+    "(event_id, event_type, customer_id, payload, created_at) VALUES (%s, %s, %s, %s, %s)"
+)
+
+
 def record(cursor: Any, event_type: EventType, customer: Customer) -> CustomerEvent:
     """Write the event of a change into the outbox, in the caller's transaction."""
+    event = _event(event_type, customer)
+    cursor.execute(_INSERT, _row(event))
+    return event
+
+
+def record_all(cursor: Any, changes: list[tuple[EventType, Customer]]) -> list[CustomerEvent]:
+    """Write the events of several changes with one `executemany`, in the caller's
+    transaction (the partner writer's batches)."""
+    events = [_event(event_type, customer) for event_type, customer in changes]
+    if events:
+        cursor.executemany(_INSERT, [_row(event) for event in events])
+    return events
+
+
+def _event(event_type: EventType, customer: Customer) -> CustomerEvent:
     if event_type == "CustomerDeleted":
         now = datetime.now(UTC)
         occurred_at = at_least(
@@ -44,7 +67,7 @@ def record(cursor: Any, event_type: EventType, customer: Customer) -> CustomerEv
         occurred_at = customer.created_at
     else:
         occurred_at = customer.updated_at
-    event = CustomerEvent(
+    return CustomerEvent(
         event_type=event_type,
         event_id=str(uuid.uuid4()),
         occurred_at=occurred_at,
@@ -52,18 +75,16 @@ def record(cursor: Any, event_type: EventType, customer: Customer) -> CustomerEv
         backend="rds",
         customer=CustomerData.model_validate(customer.model_dump()),
     )
-    cursor.execute(
-        "INSERT INTO customer_events_outbox "
-        "(event_id, event_type, customer_id, payload, created_at) VALUES (%s, %s, %s, %s, %s)",
-        (
-            event.event_id,
-            event.event_type,
-            event.customer_id,
-            event.to_json(),
-            _db_time(occurred_at),
-        ),
+
+
+def _row(event: CustomerEvent) -> tuple[str, str, str, str, datetime]:
+    return (
+        event.event_id,
+        event.event_type,
+        event.customer_id,
+        event.to_json(),
+        _db_time(event.occurred_at),
     )
-    return event
 
 
 @dataclass
