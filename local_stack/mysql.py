@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+
+from local_stack.tls import issue
 
 if TYPE_CHECKING:
     from local_stack.cloud import LocalCloud
@@ -63,15 +66,27 @@ class MySQLUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class ServerAddress:
-    """An administrative account on a MySQL server."""
+    """An administrative account on a MySQL server, and the CA its certificate chains to."""
 
     host: str
     port: int
     user: str
     password: str = field(repr=False)
+    ca_pem: str = field(default="", repr=False)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """TLS to this server, its certificate verified (every connection uses it)."""
+        context = ssl.create_default_context(cadata=self.ca_pem)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
     def connect(self, **options: Any) -> Any:
-        settings: dict[str, Any] = {"charset": "utf8mb4", "autocommit": True, "connect_timeout": 5}
+        settings: dict[str, Any] = {
+            "charset": "utf8mb4",
+            "autocommit": True,
+            "connect_timeout": 5,
+            "ssl": self.tls_context(),
+        }
         return pymysql.connect(
             host=self.host,
             port=self.port,
@@ -166,6 +181,7 @@ class ThrowawayMariaDB:
             timeout=timeout,
         )
         port = _free_port()
+        tls = issue(self.directory / "tls")
         self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
             [
                 server,
@@ -180,6 +196,12 @@ class ThrowawayMariaDB:
                 f"--port={port}",
                 "--skip-name-resolve",
                 "--skip-log-bin",
+                # TLS, required, with a certificate of a CA made for this server (as the
+                # template's parameter group requires secure transport on RDS)
+                f"--ssl-ca={tls.ca_file}",
+                f"--ssl-cert={tls.cert_file}",
+                f"--ssl-key={tls.key_file}",
+                "--require-secure-transport=ON",
                 # A throwaway server for tests: small, and fast rather than durable.
                 "--innodb-buffer-pool-size=32M",
                 "--innodb-flush-log-at-trx-commit=2",
@@ -207,7 +229,7 @@ class ThrowawayMariaDB:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.address = ServerAddress("127.0.0.1", port, "root", "")
+        self.address = ServerAddress("127.0.0.1", port, "root", "", ca_pem=tls.ca_pem)
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -249,11 +271,19 @@ def _from_environment() -> ServerAddress | None:
     host = os.environ.get("MYSQL_HOST")
     if not host:
         return None
+    ca_file = os.environ.get("MYSQL_CA")
+    if not ca_file or not Path(ca_file).is_file():
+        raise MySQLUnavailable(
+            f"MYSQL_HOST={host} is set but MYSQL_CA is not a file: the functions connect "
+            "over TLS and verify the server's certificate, so name the CA that signed it "
+            "(MYSQL_CA=/path/to/ca.pem); the server must serve TLS for MYSQL_HOST's name."
+        )
     address = ServerAddress(
         host=host,
         port=int(os.environ.get("MYSQL_PORT", "3306")),
         user=os.environ.get("MYSQL_USER", "root"),
         password=os.environ.get("MYSQL_PASSWORD", ""),
+        ca_pem=Path(ca_file).read_text(),
     )
     try:
         address.connect().close()

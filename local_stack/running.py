@@ -1,8 +1,8 @@
 """The running `make api` stack, as the other commands find it: `.local/outputs.json`.
 
-`make api` writes the file once everything answers and removes it when it stops, so the
-file means "a stack is running". A stack killed without cleaning up leaves it behind: the
-commands check that its endpoint still answers and say what to do when it does not.
+`make api` (and `make demo`) write the file once everything answers, and it stays when they
+stop. So the commands check that its endpoint still answers, and say what to do when it
+does not.
 """
 
 import json
@@ -41,7 +41,7 @@ def running_outputs(required: bool) -> dict[str, Any] | None:
     if not _answers(endpoint) or "LambdaEndpointUrl" not in outputs:
         stale = (
             f"{OUTPUTS_FILE} names a local stack at {endpoint} that no longer answers (it "
-            "was stopped without cleaning up; `make clean` removes the file)"
+            "has stopped)"
         )
         if required:
             raise NoRunningStack(f"{stale}: {START_HINT}")

@@ -155,6 +155,14 @@ def _write_atomically(path: Path, document: Any) -> None:
     partial.replace(path)
 
 
+def _write_ca(pem: str) -> Path:
+    """The local MySQL server's CA, for clients outside the functions (`make sync`, mysql)."""
+    path = STATE_DIR / "mysql-ca.pem"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pem)
+    return path
+
+
 def sam_env_vars(stack: LocalStack, endpoint_port: int) -> dict[str, dict[str, str]]:
     """`sam local invoke --env-vars` for every function: its template variables resolved
     against this local stack, and the local AWS endpoint as a container reaches it."""
@@ -183,6 +191,8 @@ def running_stack(
     (replacing that command's previous file) for `make iam-report`."""
     if port:
         check_port(port, host)
+    if write_outputs:  # from a stack that was stopped, or killed: not this one's
+        OUTPUTS_FILE.unlink(missing_ok=True)
     decisions = None
     if record_as is not None:
         for previous in DECISIONS_DIR.glob(f"{record_as}-*.jsonl"):
@@ -205,6 +215,7 @@ def running_stack(
             outputs = stack.outputs(api_url=api_url) | {
                 "AwsEndpointUrl": endpoint.url,
                 "LambdaEndpointUrl": lambda_url,
+                "MySqlCaFile": str(_write_ca(mysql.server().ca_pem)),
             }
             if write_outputs:
                 port_of_endpoint = int(endpoint.url.rsplit(":", 1)[1])
@@ -213,10 +224,8 @@ def running_stack(
                 _write_atomically(OUTPUTS_FILE, outputs)
             yield RunningStack(stack, api_url, endpoint.url, lambda_url, outputs)
     finally:
-        if write_outputs:
-            OUTPUTS_FILE.unlink(
-                missing_ok=True
-            )  # nobody mistakes a stopped stack for a running one
+        # outputs.json stays (API.md: make api and make demo write it); the commands that
+        # read it check that its endpoint still answers (local_stack.running).
         for server in servers:
             server.shutdown()
             server.server_close()
@@ -258,7 +267,10 @@ def main() -> int:
             print('      make aws ARGS="dynamodb list-tables"')
             print("      make invoke FN=CustomersDynamoDBFunction EVENT=" + SAMPLE_EVENT)
             print("      make logs FN=CustomersRdsFunction")
-            print(f"      mysql -h {admin.host} -P {admin.port} -u {admin.user}  (the local MySQL)")
+            print(
+                f"      mysql -h {admin.host} -P {admin.port} -u {admin.user} "
+                f"--ssl-ca {outputs['MySqlCaFile']}  (the local MySQL, TLS required)"
+            )
             print(
                 "State lives in memory: stopping this stack loses it (`make clean` removes .local)."
             )

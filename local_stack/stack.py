@@ -30,6 +30,7 @@ from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.template import ROOT, TEMPLATE, SamTemplate, load_template
 
 DEFAULT_STACK_NAME = "customer-platform"
+DATABASE_CA_BUNDLE = "customer_platform/certs/database-ca-bundle.pem"
 DEFAULT_REGION = "us-east-1"
 STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
 
@@ -79,14 +80,19 @@ class LocalStack:
         self.endpoint.attach(self.stack_name, self.policies, self._denied)
         self.on_close(lambda: self.endpoint.detach(self.stack_name, self._denied))
         # after the functions and their pollers have stopped (cleanups run last first)
-        self.on_close(lambda: [self.endpoint.registry.revoke(key) for key in self._issued])
+        self.on_close(self._revoke_credentials)
         sns.register(self.cloud, self.deliveries)
         self.on_close(lambda: sns.unregister(self.cloud))
         # The stack's own database on the local MySQL server (none with an existing one).
         self.database = mysql.provision(self.cloud)
         if self.database is not None:
             self.on_close(self.database.drop)
-        self.runtime = LocalRuntime(log_dir=self.log_dir, echo=self.echo)
+        # The functions verify MySQL's certificate against the layer's CA bundle; locally the
+        # bundle also holds the local server's CA (local_stack.tls).
+        ca = mysql.server().ca_pem
+        self.runtime = LocalRuntime(
+            log_dir=self.log_dir, echo=self.echo, trust=(DATABASE_CA_BUNDLE, ca) if ca else None
+        )
         self.on_close(self._stop_functions)
         layers = {
             logical_id: (path, self._layer_build_method(logical_id))
@@ -118,6 +124,10 @@ class LocalStack:
         issued = self.endpoint.registry.issue(self.policies.functions[logical_id].principal())
         self._issued.append(issued.access_key_id)
         return Credentials(issued.access_key_id, issued.secret_access_key, issued.session_token)
+
+    def _revoke_credentials(self) -> None:
+        for key in self._issued:
+            self.endpoint.registry.revoke(key)
 
     def _denied(self, record: DecisionRecord) -> None:
         """A denied call of one of this stack's functions goes into that function's log."""

@@ -10,6 +10,7 @@ uses that stack (its writer drains the queue); otherwise it deploys a throwaway 
 import argparse
 import json
 import os
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -41,13 +42,14 @@ class SyncReport:
     seconds: float
 
 
-def _count_partner_customers(secret: dict[str, Any]) -> int:
+def _count_partner_customers(secret: dict[str, Any], tls: ssl.SSLContext) -> int:
     connection = pymysql.connect(
         host=secret["host"],
         port=int(secret["port"]),
         user=secret["username"],
         password=secret["password"],
         database=secret["dbname"],
+        ssl=tls,
     )
     with connection, connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM customers WHERE partner_id IS NOT NULL")
@@ -70,6 +72,7 @@ def sync(
     partner_url: str,
     timeout_s: float = 120,
 ) -> SyncReport:
+    """`outputs["MySqlCaFile"]`: the CA the stack's MySQL server presents (local_stack.tls)."""
     """Run the fetcher once and wait until the ingest queue is drained by the writer."""
     started = time.monotonic()
     session = boto3.session.Session(
@@ -94,7 +97,9 @@ def sync(
     )
     return SyncReport(
         fetch=summary,
-        partner_customers=_count_partner_customers(secret),
+        partner_customers=_count_partner_customers(
+            secret, ssl.create_default_context(cafile=outputs["MySqlCaFile"])
+        ),
         dead_lettered=_queue_depth(sqs, outputs["IngestDeadLetterQueueUrl"]),
         seconds=time.monotonic() - started,
     )

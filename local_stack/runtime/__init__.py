@@ -93,7 +93,11 @@ class LocalRuntime:
         echo: TextIO | None = None,
         max_environments: int | None = None,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        trust: tuple[str, str] | None = None,
     ) -> None:
+        """`trust`: (a CA bundle's path inside the layers' python/ folder, a PEM to add to
+        it): local servers the functions must trust besides what the layer ships."""
+        self.trust = trust
         self.max_environments = max_environments or int(
             os.environ.get("LOCAL_LAMBDA_CONCURRENCY") or DEFAULT_MAX_ENVIRONMENTS
         )
@@ -124,6 +128,8 @@ class LocalRuntime:
         """Build `config`'s function (or find its build) and give it a pool."""
         builder = self.builder(config.runtime)
         layer_dirs = [builder.layer(layer_id, *layers[layer_id]) for layer_id in config.layer_ids]
+        if self.trust is not None:
+            layer_dirs = [builder.trusting(layer, *self.trust) for layer in layer_dirs]
         task_dir = builder.function(config.logical_id, code_dir)
         environment = lambda_environment(
             config,

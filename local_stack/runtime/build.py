@@ -24,6 +24,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -157,7 +158,12 @@ class Builder:
     def _target(self) -> str:
         return f"{self.interpreter.path}|{self.interpreter.version}|{self.platform}"
 
-    def _build(self, kind: str, name: str, key: str, make: Callable[[Path], None]) -> Path:
+    def _build(
+        self, kind: str, name: str, key: str, make: Callable[[Path], None], prune: bool = True
+    ) -> Path:
+        """The folder `kind/name-key`, made by `make` unless it exists. With `prune`, older
+        builds of the same name go (their sources changed); without, they stay (several
+        processes may use different ones at once) until a day old."""
         folder = self.cache_dir / kind / f"{name}-{key}"
         if folder.is_dir():
             return folder
@@ -174,7 +180,9 @@ class Builder:
                 raise
             partial.rename(folder)
             for stale in folder.parent.glob(f"{name}-*"):  # older builds of the same thing
-                if stale != folder and ".partial-" not in stale.name:
+                if stale == folder or ".partial-" in stale.name:
+                    continue
+                if prune or time.time() - stale.stat().st_mtime > 86400:
                     shutil.rmtree(stale, ignore_errors=True)
         return folder
 
@@ -236,6 +244,25 @@ class Builder:
             )
 
         return self._build("layers", logical_id, key, make)
+
+    def trusting(self, layer_dir: Path, bundle: str, extra_pem: str) -> Path:
+        """`layer_dir` with `extra_pem` appended to the CA bundle at `bundle` (relative to
+        the layer's python/ folder): how the local build of a layer trusts a local server
+        (the local MySQL's CA) on the very path the deployed one verifies RDS. A hard-linked
+        copy of the layer with one file replaced: instant, and the layer's own build (keyed
+        by its sources) is reused whatever CA the server made at start-up."""
+        source = layer_dir / "python" / bundle
+        if not source.exists():
+            return layer_dir
+        key = hashlib.sha256(f"{layer_dir.name}\0{extra_pem}".encode()).hexdigest()[:16]
+
+        def make(folder: Path) -> None:
+            shutil.copytree(layer_dir, folder, copy_function=os.link, dirs_exist_ok=True)
+            target = folder / "python" / bundle
+            target.unlink()  # a new file: the hard link would write through to the build
+            target.write_text(source.read_text().rstrip("\n") + "\n" + extra_pem)
+
+        return self._build("trusted", layer_dir.name.rsplit("-", 1)[0], key, make, prune=False)
 
     def function(self, logical_id: str, code_dir: Path) -> Path:
         """The function's folder as Lambda has it in /var/task."""

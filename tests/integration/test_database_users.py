@@ -18,6 +18,7 @@ from tests.support.mysql import (
     admin,
     connection_ids,
     kill_connections,
+    local_tls,
     secret_document,
 )
 from tests.support.rotation import AlternatingRotation
@@ -59,6 +60,7 @@ def connected_as(document: dict[str, Any]) -> Iterator[Any]:
         user=document["username"],
         password=document["password"],
         database=document["dbname"],
+        ssl=local_tls(),
     )
     with contextlib.closing(connection), connection.cursor() as cursor:
         yield cursor

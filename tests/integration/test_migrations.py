@@ -11,7 +11,7 @@ from customer_platform import migrations
 from customer_platform.database import Credentials, Database
 from customer_platform.migrations import Migration, MigrationError, split_statements
 from local_stack.mysql import ServerAddress
-from tests.support.mysql import database_for, scratch_credentials
+from tests.support.mysql import database_for, local_tls, scratch_credentials
 
 
 @pytest.fixture
@@ -128,6 +128,7 @@ def test_a_run_that_cannot_get_the_lock_in_time_fails_clearly(
         user=credentials.username,
         password=credentials.password,
         database=credentials.dbname,
+        ssl=local_tls(),
     )
     with holder.cursor() as cursor:
         cursor.execute("SELECT GET_LOCK(CONCAT('schema_migrations:', MD5(DATABASE())), 0)")

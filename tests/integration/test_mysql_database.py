@@ -20,6 +20,7 @@ from tests.support.mysql import (
     connection_ids,
     database_for,
     kill_connections,
+    local_tls,
     scratch_credentials,
 )
 
@@ -152,7 +153,7 @@ def test_access_denied_rereads_the_secret_once_and_reconnects(
     mysql_server: ServerAddress, credentials: Credentials
 ):
     source = CountingSource(credentials)
-    db = Database(source)
+    db = Database(source, tls=local_tls())
     db.run(lambda c: c.execute("SELECT 1"))
     new_password = uuid.uuid4().hex
     change_password(mysql_server, credentials.username, new_password)
@@ -173,7 +174,7 @@ def test_access_denied_with_an_unchanged_secret_is_unavailable_without_a_second_
     change_password(mysql_server, credentials.username, uuid.uuid4().hex)
 
     with pytest.raises(Unavailable):
-        Database(source).run(lambda c: c.execute("SELECT 1"))
+        Database(source, tls=local_tls()).run(lambda c: c.execute("SELECT 1"))
 
     assert source.reads == [False, True]
 
@@ -222,6 +223,7 @@ def test_a_lock_wait_timeout_is_unavailable(db: Database, credentials: Credentia
         user=credentials.username,
         password=credentials.password,
         database=credentials.dbname,
+        ssl=local_tls(),
     )
     locked = threading.Event()
     with holder.cursor() as cursor:

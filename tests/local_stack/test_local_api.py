@@ -194,6 +194,10 @@ def test_edge_errors_behave_like_api_gateway(local_api: dict[str, Any]):
     status, body = call(base, "GET", "/no/such/route")
     assert status == 403
     assert body == {"message": "Missing Authentication Token"}
+    # methods API Gateway does not route, on a path that has routes: JSON, never HTML
+    for method in ("TRACE", "CONNECT", "PROPFIND"):
+        status, body = call(base, method, "/dynamodb/customers")
+        assert (status, body) == (403, {"message": "Missing Authentication Token"}), method
 
     request = urllib.request.Request(  # noqa: S310
         base + "/dynamodb/customers", data=b"x" * (10 * 1024 * 1024 + 1), method="POST"
@@ -333,7 +337,30 @@ def test_ctrl_c_stops_everything_and_frees_the_ports(local_api: dict[str, Any]):
     assert not listening(outputs["LambdaEndpointUrl"])
     time.sleep(1)  # the MySQL watchdog polls once a second
     assert [pid for pid in left if alive(pid)] == []
-    assert not Path(local_api["outputs_file"]).exists()
+    assert Path(local_api["outputs_file"]).exists()  # API.md: make api writes it; it stays
+
+
+def test_after_the_stack_stopped_the_commands_say_what_to_run(local_api: dict[str, Any]):
+    """Runs after the Ctrl-C test: outputs.json names a stack that is gone. Catches: a
+    traceback (an EndpointConnectionError) instead of a message naming `make api`."""
+    assert local_api["process"].poll() is not None, "the Ctrl-C test stops the stack first"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"LOCAL_STATE_DIR": str(local_api["state"])}
+
+    for command in (["local_stack.redrive", "AuditDeadLetterQueueUrl"], ["local_stack.aws_cli"]):
+        run = subprocess.run(  # noqa: S603 - this interpreter, our own modules
+            [sys.executable, "-m", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 1, run.stderr
+        assert "no longer answers" in run.stderr
+        assert "make api" in run.stderr
+        assert "Traceback" not in run.stderr
 
 
 def test_sigterm_to_the_process_group_stops_everything(tmp_path: Path):

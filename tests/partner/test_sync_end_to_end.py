@@ -18,7 +18,7 @@ from local_stack.mysql import ServerAddress, quote_identifier
 from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
-from tests.support.mysql import admin, secret_document
+from tests.support.mysql import admin, local_tls, secret_document
 from tests.support.polling import poll_until_idle
 
 WRITER = "PartnerWriterFunction"
@@ -58,6 +58,7 @@ def rows(stack: LocalStack) -> dict[str, tuple[Any, ...]]:
         user=secret["username"],
         password=secret["password"],
         database=secret["dbname"],
+        ssl=local_tls(),
     )
     with connection, connection.cursor() as cursor:
         cursor.execute(
@@ -144,6 +145,7 @@ def outbox_events(stack: LocalStack) -> list[tuple[str, str]]:
         user=secret["username"],
         password=secret["password"],
         database=secret["dbname"],
+        ssl=local_tls(),
     )
     with connection, connection.cursor() as cursor:
         cursor.execute("SELECT event_type, customer_id FROM customer_events_outbox ORDER BY id")

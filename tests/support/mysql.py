@@ -8,12 +8,13 @@ same way for the tests as for `make api`.
 
 import contextlib
 import json
+import ssl
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from customer_platform.database import Credentials, Database, Timeouts
-from local_stack.mysql import ServerAddress, quote_identifier
+from local_stack.mysql import ServerAddress, quote_identifier, server
 from local_stack.stack import LocalStack
 
 RDS_FUNCTION = "CustomersRdsFunction"
@@ -49,8 +50,13 @@ def scratch_credentials(server: ServerAddress) -> Iterator[Credentials]:
             cursor.execute("DROP USER IF EXISTS %s@'%%'", (name,))
 
 
+def local_tls() -> ssl.SSLContext:
+    """TLS to the local MySQL server, verified against the CA it made at start-up."""
+    return server().tls_context()
+
+
 def database_for(credentials: Credentials, timeouts: Timeouts = Timeouts()) -> Database:  # noqa: B008
-    return Database(lambda _force: credentials, timeouts)
+    return Database(lambda _force: credentials, timeouts, tls=local_tls())
 
 
 def connection_ids(server: ServerAddress, user: str) -> set[int]:

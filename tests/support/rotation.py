@@ -26,7 +26,7 @@ from typing import Any
 import pymysql
 
 from customer_platform.migrations.application_user import alternating_users
-from local_stack.mysql import ServerAddress
+from local_stack.mysql import ServerAddress, server
 from local_stack.stack import LocalStack
 from tests.support.mysql import APPLICATION_SECRET, admin
 
@@ -84,6 +84,7 @@ class AlternatingRotation:
             user=pending["username"],
             password=pending["password"],
             database=pending["dbname"],
+            ssl=server().tls_context(),
         )
         with contextlib.closing(connection), connection.cursor() as cursor:
             cursor.execute("SELECT NOW()")
