@@ -361,6 +361,20 @@ def session_ids(user: str) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def connect_with(document: dict[str, Any], tls: ssl.SSLContext, **options: Any) -> Any:
+    """A connection as the RDS-format secret `document` says (its user, database, host),
+    over TLS verified with `tls`: how tools and tests look at a stack's database."""
+    return pymysql.connect(
+        host=document["host"],
+        port=int(document["port"]),
+        user=document["username"],
+        password=document["password"],
+        database=document["dbname"],
+        ssl=tls,
+        **options,
+    )
+
+
 def kill_sessions(user: str) -> int:
     """End every session of `user` on this process's server, as a restart would."""
     sessions = session_ids(user)

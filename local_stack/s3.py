@@ -30,6 +30,7 @@ from moto.s3 import notifications as moto_notifications
 from moto.s3.responses import S3Response
 
 from local_stack.functions import LocalFunction
+from local_stack.intrinsics import without_novalue
 
 
 class Cloud(Protocol):
@@ -49,15 +50,6 @@ Created = tuple[str, dict[str, str]]  # physical id, GetAtt attributes
 
 def _flag(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).lower() == "true"
-
-
-def _without_novalue(node: Any) -> Any:
-    """Drop the None that `!Ref AWS::NoValue` leaves in lists after resolution."""
-    if isinstance(node, list):
-        return [_without_novalue(item) for item in node if item is not None]
-    if isinstance(node, dict):
-        return {key: _without_novalue(value) for key, value in node.items() if value is not None}
-    return node
 
 
 def _encryption(config: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +159,7 @@ _BUCKET_PROPERTIES: dict[str, Callable[[Any, str, Any], None]] = {
 
 
 def bucket(logical_id: str, props: dict[str, Any], cloud: Cloud) -> Created:
-    props = _without_novalue(props)
+    props = without_novalue(props)
     unknown = sorted(set(props) - set(_BUCKET_PROPERTIES) - {"BucketName"})
     if unknown:
         raise RuntimeError(f"{logical_id}: no local implementation for {', '.join(unknown)}")
@@ -197,7 +189,7 @@ def bucket_policy(logical_id: str, props: dict[str, Any], cloud: Cloud) -> Creat
     condition it cannot evaluate (aws:SecureTransport, aws:PrincipalArn, ...) as a deny,
     so the real policy would refuse every request. Tests read the resolved policy from
     the template instead (`LocalCloud.resolve`)."""
-    policy = _without_novalue(props["PolicyDocument"])
+    policy = without_novalue(props["PolicyDocument"])
     cloud.client("s3").head_bucket(Bucket=props["Bucket"])  # the bucket it protects exists
     json.dumps(policy)  # and the document resolved to plain JSON
     return f"{cloud.stack_name}-{logical_id}", {}

@@ -40,6 +40,12 @@ SAMPLE_EVENT = "events/customers_dynamodb/list.json"
 class PortInUse(RuntimeError):
     """The API's port is taken; the message says by what, probably, and what to do."""
 
+    def __init__(self, port: int, host: str) -> None:
+        super().__init__(
+            f"port {port} is already in use on {host} (another `make api`?). Stop it, or "
+            f"choose another port: make api PORT={port + 1}"
+        )
+
 
 def _json_error(handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
     body = json.dumps({"message": message}).encode()
@@ -123,10 +129,7 @@ def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> Thre
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            raise PortInUse(
-                f"port {port} is already in use on {host} (another `make api`?). Stop it, or "
-                f"choose another port: make api PORT={port + 1}"
-            ) from None
+            raise PortInUse(port, host) from None
         raise
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
@@ -141,10 +144,7 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                raise PortInUse(
-                    f"port {port} is already in use on {host} (another `make api`?). Stop it, "
-                    f"or choose another port: make api PORT={port + 1}"
-                ) from None
+                raise PortInUse(port, host) from None
             raise
 
 

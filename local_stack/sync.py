@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import pymysql
 
 from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.functions import FunctionError
 from local_stack.lambda_api import invoke_remote
+from local_stack.mysql import connect_with
 from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.running import running_outputs
 from local_stack.server import running_stack
@@ -43,14 +43,7 @@ class SyncReport:
 
 
 def _count_partner_customers(secret: dict[str, Any], tls: ssl.SSLContext) -> int:
-    connection = pymysql.connect(
-        host=secret["host"],
-        port=int(secret["port"]),
-        user=secret["username"],
-        password=secret["password"],
-        database=secret["dbname"],
-        ssl=tls,
-    )
+    connection = connect_with(secret, tls)
     with connection, connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM customers WHERE partner_id IS NOT NULL")
         (count,) = cursor.fetchone()

@@ -27,6 +27,7 @@ from functools import cache
 from typing import Any
 
 from local_stack.iam.policy import Policy, Principal, Statement
+from local_stack.intrinsics import without_novalue
 
 Resolve = Callable[[Any], Any]
 MANAGED_PREFIX = re.compile(
@@ -202,14 +203,6 @@ class EffectivePolicies:
 # -- reading the template ---------------------------------------------------------------------
 
 
-def _without_novalue(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_without_novalue(item) for item in node if item is not None]
-    if isinstance(node, dict):
-        return {key: _without_novalue(value) for key, value in node.items() if value is not None}
-    return node
-
-
 def _getatt_target(node: Any) -> str | None:
     if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
         target = node["Fn::GetAtt"]
@@ -243,7 +236,7 @@ class _Reader:
         ]
 
     def value(self, node: Any) -> Any:
-        return _without_novalue(self.resolve(node))
+        return without_novalue(self.resolve(node))
 
     def role(self, logical_id: str) -> RoleIdentity:
         resource = self.resources.get(logical_id)

@@ -10,7 +10,7 @@ import pymysql
 import pytest
 
 from customer_platform.migrations.application_user import alternating_users
-from local_stack.mysql import ServerAddress
+from local_stack.mysql import ServerAddress, connect_with
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
 from tests.support.mysql import (
@@ -54,14 +54,7 @@ def expected_grants(dbname: str) -> set[str]:
 
 @contextlib.contextmanager
 def connected_as(document: dict[str, Any]) -> Iterator[Any]:
-    connection = pymysql.connect(
-        host=document["host"],
-        port=int(document["port"]),
-        user=document["username"],
-        password=document["password"],
-        database=document["dbname"],
-        ssl=local_tls(),
-    )
+    connection = connect_with(document, local_tls())
     with contextlib.closing(connection), connection.cursor() as cursor:
         yield cursor
 

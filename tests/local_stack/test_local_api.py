@@ -378,3 +378,45 @@ def test_sigterm_to_the_process_group_stops_everything(tmp_path: Path):
     assert [pid for pid in [process.pid, *left] if alive(pid) and pid != process.pid] == []
     assert not listening(outputs["ApiUrl"])
     assert not listening(outputs["AwsEndpointUrl"])
+
+
+def run_module(module: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | env_extra
+    return subprocess.run(  # noqa: S603 - this interpreter, our own modules
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_busy_port_is_a_message_before_anything_is_deployed(tmp_path: Path):
+    """Catches: deploying for seconds, then an OSError traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = run_module("local_stack.server", PORT=str(port), LOCAL_STATE_DIR=str(tmp_path))
+
+    assert run.returncode == 1
+    assert f"port {port} is already in use" in run.stderr
+    assert f"make api PORT={port + 1}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "logs").exists(), "refused before deploying the stack"
+
+
+def test_make_invoke_names_a_missing_event_file_and_where_the_samples_are(tmp_path: Path):
+    run = run_module(
+        "local_stack.invoke",
+        "CustomersDynamoDBFunction",
+        "events/customers_dynamodb/no-such-event.json",
+        LOCAL_STATE_DIR=str(tmp_path),
+    )
+
+    assert run.returncode == 2
+    assert "no event file events/customers_dynamodb/no-such-event.json" in run.stderr
+    assert "customers_dynamodb" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pymysql
 import pytest
 
 from customer_platform import aws
 from local_stack.functions import FunctionError
-from local_stack.mysql import ServerAddress, quote_identifier
+from local_stack.mysql import ServerAddress, connect_with, quote_identifier
 from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
@@ -52,14 +51,7 @@ def run_sync(stack: LocalStack) -> dict[str, Any]:
 def rows(stack: LocalStack) -> dict[str, tuple[Any, ...]]:
     """partner_id -> (id, name, email, created_at, updated_at) of synced customers."""
     secret = secret_document(stack)
-    connection = pymysql.connect(
-        host=secret["host"],
-        port=int(secret["port"]),
-        user=secret["username"],
-        password=secret["password"],
-        database=secret["dbname"],
-        ssl=local_tls(),
-    )
+    connection = connect_with(secret, local_tls())
     with connection, connection.cursor() as cursor:
         cursor.execute(
             "SELECT partner_id, id, name, email, created_at, updated_at FROM customers "
@@ -139,14 +131,7 @@ def test_the_sample_ingest_batch_is_written_and_a_bad_message_fails_alone(fresh_
 def outbox_events(stack: LocalStack) -> list[tuple[str, str]]:
     """(event type, customer id) of every event in the stack's MySQL outbox, oldest first."""
     secret = secret_document(stack)
-    connection = pymysql.connect(
-        host=secret["host"],
-        port=int(secret["port"]),
-        user=secret["username"],
-        password=secret["password"],
-        database=secret["dbname"],
-        ssl=local_tls(),
-    )
+    connection = connect_with(secret, local_tls())
     with connection, connection.cursor() as cursor:
         cursor.execute("SELECT event_type, customer_id FROM customer_events_outbox ORDER BY id")
         return [(row[0], row[1]) for row in cursor.fetchall()]

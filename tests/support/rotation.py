@@ -23,10 +23,8 @@ import json
 import uuid
 from typing import Any
 
-import pymysql
-
 from customer_platform.migrations.application_user import alternating_users
-from local_stack.mysql import ServerAddress, server
+from local_stack.mysql import ServerAddress, connect_with, server
 from local_stack.stack import LocalStack
 from tests.support.mysql import APPLICATION_SECRET, admin
 
@@ -78,14 +76,7 @@ class AlternatingRotation:
 
     def test_secret(self) -> None:
         pending = self._document("AWSPENDING")
-        connection = pymysql.connect(
-            host=pending["host"],
-            port=int(pending["port"]),
-            user=pending["username"],
-            password=pending["password"],
-            database=pending["dbname"],
-            ssl=server().tls_context(),
-        )
+        connection = connect_with(pending, server().tls_context())
         with contextlib.closing(connection), connection.cursor() as cursor:
             cursor.execute("SELECT NOW()")
 
