@@ -22,6 +22,7 @@ and authentication round trip per request and turns every hiccup into a 500. Her
 
 import contextlib
 import json
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -151,6 +152,10 @@ def _is_lost(error: pymysql.MySQLError) -> bool:
     return isinstance(error, pymysql.InterfaceError) or error_code(error) in CONNECTION_LOST
 
 
+# Every Database of this execution environment, for the SnapStart hooks (snapstart.py).
+OPEN: "weakref.WeakSet[Database]" = weakref.WeakSet()
+
+
 class Database:
     """The execution environment's MySQL connection and the unit-of-work runner."""
 
@@ -163,6 +168,7 @@ class Database:
         self._timeouts = timeouts
         self._connection: Connection | None = None
         self.connections_opened = 0  # for logs, tests and the benchmark
+        OPEN.add(self)
 
     # -- connection ---------------------------------------------------------------------
 
