@@ -47,21 +47,21 @@ SUITE = WORK_DIR / "results.pyperf.json"
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=600, help="timed calls per warm series")
+    parser.add_argument("--requests", type=int, default=400, help="timed calls per warm series")
     parser.add_argument(
         "--naive-requests",
         type=int,
-        default=60,
+        default=30,
         help="timed calls per notes' RDS series (each fetches a secret and connects)",
     )
     parser.add_argument(
-        "--dynamodb-requests", type=int, default=300, help="timed calls per DynamoDB series"
+        "--dynamodb-requests", type=int, default=80, help="timed calls per DynamoDB series (moto)"
     )
     parser.add_argument("--backends", default="rds,dynamodb", help="for the warm phase")
     parser.add_argument("--rtt", default="0,0.5", help="round-trip times (ms) for warm, ingest")
     parser.add_argument("--sqs-messages", type=int, default=500)
     parser.add_argument("--partner-batches", type=int, default=4, help="of 10 x 250-row messages")
-    parser.add_argument("--ingest-rows", type=int, default=10_000)
+    parser.add_argument("--ingest-rows", type=int, default=5_000)
     parser.add_argument("--ingest-repetitions", type=int, default=3)
     parser.add_argument("--cold-runs", type=int, default=9)
     parser.add_argument("--rps-seconds", type=float, default=4.0)
@@ -76,7 +76,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown phases {unknown}; choose from {', '.join(PHASES)}")
     if args.quick:
-        args.requests, args.naive_requests, args.dynamodb_requests = 40, 4, 40
+        args.requests, args.naive_requests, args.dynamodb_requests = 40, 4, 20
         args.sqs_messages, args.partner_batches, args.rps_seconds = 30, 1, 1.0
         args.ingest_rows, args.ingest_repetitions, args.cold_runs = 1000, 1, 1
     args.rtts = tuple(float(value) for value in args.rtt.split(",") if value)

@@ -9,12 +9,13 @@ A target is called once per payload; only the call is timed (`perf_counter_ns`),
 building its payload or summarising its result.
 """
 
+import contextlib
 import importlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 Payload = Any
@@ -50,6 +51,47 @@ def _summary(result: Any) -> Any:
     return result if isinstance(result, str | int | float | bool | type(None)) else repr(result)
 
 
+@contextlib.contextmanager
+def _statements() -> Iterator[list[str]]:
+    """Every SQL statement this process sends meanwhile, COMMIT and ROLLBACK included, as
+    the driver sends it (query text with placeholders, whitespace normalised)."""
+    from pymysql import connections, cursors  # noqa: PLC0415
+
+    sent: list[str] = []
+    originals = {
+        (cursors.Cursor, "execute"): cursors.Cursor.execute,
+        (cursors.Cursor, "executemany"): cursors.Cursor.executemany,
+        (connections.Connection, "commit"): connections.Connection.commit,
+        (connections.Connection, "rollback"): connections.Connection.rollback,
+    }
+
+    def execute(self: Any, query: str, args: Any = None) -> Any:
+        sent.append(" ".join(query.split()))
+        return originals[(cursors.Cursor, "execute")](self, query, args)
+
+    def executemany(self: Any, query: str, args: Any) -> Any:
+        sent.append("MANY " + " ".join(query.split()))
+        return originals[(cursors.Cursor, "executemany")](self, query, args)
+
+    def commit(self: Any) -> Any:
+        sent.append("COMMIT")
+        return originals[(connections.Connection, "commit")](self)
+
+    def rollback(self: Any) -> Any:
+        sent.append("ROLLBACK")
+        return originals[(connections.Connection, "rollback")](self)
+
+    replacements = {"execute": execute, "executemany": executemany, "commit": commit}
+    replacements["rollback"] = rollback
+    for owner, name in originals:
+        setattr(owner, name, replacements[name])
+    try:
+        yield sent
+    finally:
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
+
+
 class Environment:
     """The worker's state: the function's handler and the comparison targets."""
 
@@ -72,6 +114,11 @@ class Environment:
                 durations.append(time.perf_counter_ns() - started)
                 results.append(_summary(result))
             return {"ns": durations, "results": results}
+        if request["op"] == "trace":
+            target = self.target(request["target"])
+            with _statements() as statements:
+                result = target(request["call"])
+            return {"statements": statements, "result": _summary(result)}
         raise ValueError(f"unknown request {request['op']!r}")
 
     def target(self, name: str) -> Target:

@@ -190,7 +190,10 @@ def _warm(c: Collected, results: dict[str, Any]) -> None:
                 entry[f"{variant}_p99"] = _r(series.percentile_ms(99))
         entry["n"] = {variant: len(series) for variant, series in comparison.series.items()}
         entry["work_per_call"] = comparison.work
-        entry["same_work"] = comparison.work.get("ours") == comparison.work.get("floor")
+        entry["sql_per_call"] = comparison.sql
+        entry["same_work"] = comparison.work.get("ours") == comparison.work.get(
+            "floor"
+        ) and comparison.sql.get("ours") == comparison.sql.get("floor")
         entry["order"] = comparison.rounds.record()
         results["warm_ms"][comparison.key] = entry
     per_1000 = {name: tally.per_1000() for name, tally in c.warm.tallies.items()}
@@ -787,25 +790,104 @@ def render(results: dict[str, Any]) -> str:
 
 
 def render_markdown(results: dict[str, Any]) -> str:
+    load = results.get("load_avg_1min") or {}
     lines = [
         f"Measured {results['date'][:10]} on {results['machine']}; {results['python']}; "
-        f"`make bench` took {results['wall_time_s']:.0f} s.",
+        f"`make bench` took {results['wall_time_s']:.0f} s; load average (1 min) "
+        f"{load.get('start')} at the start, {load.get('end')} at the end.",
     ]
     for title, header, rows, note in tables(results):
-        lines += ["", f"**{title}**", ""]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(" --- " for _ in header) + "|")
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        if note:
-            lines += ["", note[0].upper() + note[1:]]
+        lines += _markdown_table(title, header, rows, note)
+    for name, error in (results.get("errors") or {}).items():
+        lines += ["", f"Error in {name}: {error}"]
     return "\n".join(lines)
+
+
+# -- the generated parts of README.md and docs/cold-starts.md ------------------------------
+
+REFERENCE = REPO / "bench" / "reference-results.json"
+GENERATED = {
+    REPO / "README.md": ("performance",),
+    REPO / "docs" / "cold-starts.md": ("cold-starts", "import-profiles"),
+}
+
+
+def _begin(name: str) -> str:
+    return (
+        f"<!-- generated: {name} (python -m bench.report --write-docs, from "
+        "bench/reference-results.json; do not edit by hand) -->"
+    )
+
+
+def _end(name: str) -> str:
+    return f"<!-- end of generated: {name} -->"
+
+
+def generated_blocks(results: dict[str, Any]) -> dict[str, str]:
+    """Every generated block's Markdown, by name."""
+    cold = [t for t in tables(results) if t[0].startswith(("Cold start", "SnapStart"))]
+    cold_lines: list[str] = []
+    for title, header, rows, note in cold:
+        cold_lines += _markdown_table(title, header, rows, note)
+    return {
+        "performance": render_markdown(results),
+        "cold-starts": "\n".join(cold_lines).strip(),
+        "import-profiles": import_profiles_markdown(results),
+    }
+
+
+def replace_blocks(text: str, blocks: dict[str, str], names: tuple[str, ...]) -> str:
+    """`text` with each named block's content replaced (the markers must be there)."""
+    for name in names:
+        begin, end = _begin(name), _end(name)
+        if begin not in text or end not in text:
+            raise ValueError(f"no generated block {name!r}: add the lines\n{begin}\n{end}")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n\n{blocks[name]}\n\n{end}{tail}"
+    return text
+
+
+def write_docs(results_file: Path = REFERENCE, check: bool = False) -> list[Path]:
+    """Rewrite the generated blocks; with `check`, only list the files that differ."""
+    blocks = generated_blocks(json.loads(results_file.read_text()))
+    stale = []
+    for path, names in GENERATED.items():
+        current = path.read_text()
+        wanted = replace_blocks(current, blocks, names)
+        if wanted != current:
+            stale.append(path)
+            if not check:
+                path.write_text(wanted)
+    return stale
+
+
+def _markdown_table(title: str, header: list[str], rows: list[list[str]], note: str) -> list[str]:
+    lines = ["", f"**{title}**", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(" --- " for _ in header) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if note:
+        lines += ["", note[0].upper() + note[1:]]
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("results", nargs="?", type=Path, default=REPO / "bench" / "results.json")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="rewrite the generated blocks of README.md and docs/cold-starts.md from RESULTS "
+        "(default for this option: bench/reference-results.json)",
+    )
     args = parser.parse_args()
+    if args.write_docs:
+        source = args.results if args.results != parser.get_default("results") else REFERENCE
+        for path in write_docs(source):
+            print(f"updated {path.relative_to(REPO)}")
+        return 0
     results = json.loads(args.results.read_text())
     print(render_markdown(results) if args.markdown else render(results))
     return 0

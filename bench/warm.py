@@ -75,6 +75,7 @@ class Comparison:
     series: dict[str, Series]
     rounds: Rounds
     work: dict[str, dict[str, int]] = field(default_factory=dict)  # per call, counted
+    sql: dict[str, list[str]] = field(default_factory=dict)  # per call, as sent (MySQL)
 
     @property
     def key(self) -> str:
@@ -372,8 +373,19 @@ class Workload:
             for duration in durations:
                 series.add_ns(duration)
         if op == "create":
-            self.remove(customers)
+            self.remove(self._created(variant, customers, results))
         self.between_blocks()
+
+    @staticmethod
+    def _created(
+        variant: str, customers: list[dict[str, str]], results: list[Any]
+    ) -> list[dict[str, str]]:
+        """What a create block wrote: ours chose its own ids (they are in its responses)."""
+        if variant != "ours":
+            return customers
+        return [
+            c | {"id": json.loads(r["body"])["id"]} for c, r in zip(customers, results, strict=True)
+        ]
 
     def verify(self, comparison: Comparison) -> None:
         """One call of ours and of each floor, counted at the boundary (untimed)."""
@@ -388,12 +400,17 @@ class Workload:
             def call(
                 calls: list[Any] = calls, variant: str = variant, results: list[Any] = results
             ) -> None:
-                results.extend(worker.run(self.target(variant, op), calls)[1])
+                if self.backend == "rds":  # the statements as the driver sends them, too
+                    statements, result = worker.trace(self.target(variant, op), calls[0])
+                    comparison.sql[variant] = statements
+                    results.append(result)
+                else:
+                    results.extend(worker.run(self.target(variant, op), calls)[1])
 
             comparison.work[variant] = self.count_work(call)
             self.check(variant, op, results, worker)
             if op == "create":
-                self.remove(customers)
+                self.remove(self._created(variant, customers, results))
             self.between_blocks()
 
     def run(self, rtt_ms: float, requests: dict[str, int], seed: int) -> list[Comparison]:
@@ -416,10 +433,11 @@ class Workload:
             for variant in variants:
                 self.block(variant, op, WARMUP if "naive" not in variant else 2, None)
             self.verify(comparison)
-            for number in range(ROUNDS):
+            rounds = min(ROUNDS, requests["ours"])
+            for number in range(rounds):
                 for variant in comparison.rounds.next():
                     total = requests["naive" if "naive" in variant else "ours"]
-                    count = total // ROUNDS + (1 if number < total % ROUNDS else 0)
+                    count = total // rounds + (1 if number < total % rounds else 0)
                     self.block(variant, op, count, comparison.series[variant])
             comparisons.append(comparison)
         return comparisons
@@ -506,18 +524,9 @@ class DynamoDBWorkload(Workload):
         return customers
 
     def remove(self, created: list[dict[str, str]]) -> None:
-        emails = {c["email"] for c in created}
-        if not emails:
-            return
-        # ours chose its own ids: find every customer item with one of these emails
-        scan = self.client.get_paginator("scan").paginate(TableName=self.table)
-        for page in scan:
-            for item in page.get("Items", []):
-                email = item.get("email", {}).get("S")
-                if email in emails:
-                    self.client.delete_item(TableName=self.table, Key={"pk": item["pk"]})
-        for email in emails:
-            self.client.delete_item(TableName=self.table, Key={"pk": {"S": "EMAIL#" + email}})
+        for c in created:
+            self.client.delete_item(TableName=self.table, Key={"pk": {"S": "CUSTOMER#" + c["id"]}})
+            self.client.delete_item(TableName=self.table, Key={"pk": {"S": "EMAIL#" + c["email"]}})
 
     def between_blocks(self) -> None:
         """Drop the stream records moto keeps: moto, unlike DynamoDB, deep-copies the whole
@@ -571,6 +580,12 @@ def run(
                 results.comparisons += comparisons
                 for comparison in comparisons:
                     ours, floor = comparison.work.get("ours"), comparison.work.get("floor")
+                    sql = comparison.sql
+                    if sql.get("ours") != sql.get("floor"):
+                        results.errors.append(
+                            f"{comparison.key}: the floor does not send ours' statements: "
+                            f"ours {sql.get('ours')}, floor {sql.get('floor')}"
+                        )
                     if ours != floor:
                         results.errors.append(
                             f"{comparison.key}: the floor does not do ours' work: "

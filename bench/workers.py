@@ -73,6 +73,11 @@ class Worker:
         reply = self.request(op="run", target=target, calls=payloads)
         return reply["ns"], reply["results"]
 
+    def trace(self, target: str, payload: Any) -> tuple[list[str], Any]:
+        """The SQL statements one call of `target` sends, in order, and its result."""
+        reply = self.request(op="trace", target=target, call=payload)
+        return reply["statements"], reply["result"]
+
     def log_tail(self, chars: int = 3000) -> str:
         self.log.flush()
         return Path(self.log.name).read_text(errors="replace")[-chars:]
