@@ -360,7 +360,9 @@ def _check(response: Any) -> None:
 
 
 def import_profile(stderr: str, top: int = TOP_IMPORTS) -> list[dict[str, Any]]:
-    """The heaviest imports of an `-X importtime` run, by cumulative time."""
+    """The heaviest imports of an `-X importtime` run by cumulative time, among the modules
+    the handler imports and those they import (depth 0 and 1: deeper, one chain such as
+    boto3's would fill the list with its own links)."""
     rows = []
     for line in stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
@@ -370,7 +372,7 @@ def import_profile(stderr: str, top: int = TOP_IMPORTS) -> list[dict[str, Any]]:
     return [
         {"module": name, "cumulative_ms": round(c / 1000, 1), "self_ms": round(o / 1000, 1)}
         | {"depth": depth}
-        for c, o, depth, name in sorted(rows, reverse=True)[:top]
+        for c, o, depth, name in sorted((r for r in rows if r[2] <= 1), reverse=True)[:top]
     ]
 
 
