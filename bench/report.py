@@ -146,7 +146,7 @@ def build(c: Collected) -> dict[str, Any]:
         "cold_ms": {},
         "import_profiles": {},
         "snapstart": c.snapstart or {},
-        "local_api": c.local_api or {},
+        "local_api": (c.local_api | {"rtt_ms": 0.0}) if c.local_api else {},
         "sizes_bytes": {},
         "limits_bytes": {"zipped_direct_upload": 50 * MB, "unzipped_with_layers": 250 * MB},
         "targets": [],
@@ -333,6 +333,7 @@ def _cold(c: Collected, results: dict[str, Any]) -> None:
                 )
             ways[way] = entry
         results["cold_ms"][function.logical_id] = ways | {
+            "rtt_ms": 0.0,
             "first_request": function.request,
             "aws_calls": function.calls,
             "sql_statements": function.statements,
@@ -345,6 +346,7 @@ def _cold(c: Collected, results: dict[str, Any]) -> None:
             "baseline_p50": fresh["baseline_p50"],
             "runs": fresh["runs"],
             "ratio": fresh.get("ratio"),
+            "rtt_ms": 0.0,
             "first_event": function.request,
         }
         results["import_profiles"][function.logical_id] = function.import_profile
