@@ -51,7 +51,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--naive-requests",
         type=int,
-        default=30,
+        default=20,
         help="timed calls per notes' RDS series (each fetches a secret and connects)",
     )
     parser.add_argument(

@@ -365,7 +365,8 @@ class Workload:
         if worker is None:
             raise RuntimeError("no worker")
         calls, customers = self.payloads(variant, op, count)
-        tally = self.tallies.get(variant)
+        # counted once warm: a warm-up block may be an environment's first use of a key
+        tally = self.tallies.get(variant) if series is not None else None
         with self.counters.counting(tally, self.key, count) if tally else _nothing():
             durations, results = worker.run(self.target(variant, op), calls)
         self.check(variant, op, results, worker)
