@@ -31,7 +31,8 @@ def test_the_performance_prose_has_no_hand_typed_numbers():
     block (it would go stale with the next run)."""
     prose = _performance_prose()
     assert prose.strip(), "the Performance section has no prose"
-    assert re.findall(r"\d[\d.,]*", prose) == []
+    # a number, not a digit inside a name (boto3, S3)
+    assert re.findall(r"(?<![A-Za-z_])\d[\d.,]*", prose) == []
 
 
 def test_rounds_alternate_abba_and_are_recorded():

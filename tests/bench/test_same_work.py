@@ -6,17 +6,32 @@ call of the customers-rds function's handler and one call of the floor, both in 
 worker (the function's interpreter, folder and environment), and must be the same.
 """
 
+import uuid
+from pathlib import Path
+
 import pytest
 
 from bench.harness import Counters, EndpointCalls, ServerStatus
 from bench.warm import OPS, Comparison, Network, RdsWorkload
 from bench.workers import Worker
+from local_stack.endpoint import AwsEndpoint
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 
 
 @pytest.fixture(scope="module")
-def workload(stack: LocalStack, mysql_server: ServerAddress):
+def own_stack(endpoint: AwsEndpoint, mysql_server: ServerAddress, function_logs: Path):
+    """A stack of its own: the workload seeds customers that a shared stack's list tests
+    would see."""
+    name = f"bench-same-work-{uuid.uuid4().hex[:8]}"
+    deployed = LocalStack(endpoint=endpoint, stack_name=name, log_dir=function_logs / name)
+    yield deployed.deploy()
+    deployed.close()
+
+
+@pytest.fixture(scope="module")
+def workload(own_stack: LocalStack, mysql_server: ServerAddress):
+    stack = own_stack
     admin = mysql_server.connect()
     network = Network(stack, aws_proxy=None, endpoint_url=stack.endpoint.url)  # type: ignore[arg-type]
     rds = RdsWorkload(stack, network, Counters(EndpointCalls(), ServerStatus(admin)))
