@@ -286,6 +286,7 @@ def _function_arn(arn: str) -> str:
     (AutoPublishAlias), arn:...:function:<name>:live; the function is the same."""
     return ":".join(arn.split(":")[:7])
 
+
 ASYNC_ATTEMPTS = 3  # Lambda's asynchronous invoke: the first try and two retries
 
 
