@@ -43,9 +43,13 @@ class _Direction:
             while data := self.source.recv(_BUFFER):
                 if self.proxy.mode == "blackhole":
                     continue
-                due = time.perf_counter() + self.proxy.half_delay_s
+                delay = self.proxy.half_delay_s
                 with self.ready:
-                    self.queue.append((due, data))
+                    if not delay and not self.queue:
+                        # nothing to wait for: forward at once, without a thread hand-off
+                        self.sink.sendall(data)
+                        continue
+                    self.queue.append((time.perf_counter() + delay, data))
                     self.ready.notify()
         except OSError:
             pass
