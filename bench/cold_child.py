@@ -1,19 +1,17 @@
-"""One cold start in a bare interpreter: import the handler, build its clients, serve an event.
+"""One cold start in a bare interpreter: import the handler and serve a first real request.
 
 Run by bench/coldstart.py as `python -I -S -B cold_child.py SPEC.json`, never imported:
 `-I -S` leaves only the standard library on sys.path, `-B` writes no bytecode (Lambda's
-/var/task and /opt are read-only, so what a package does not ship precompiled is compiled
-again by every execution environment). The spec puts on sys.path exactly what a Lambda
-execution environment has: the function's folder (/var/task), its layers (/opt/python)
-and the packages the runtime ships (boto3 and its dependencies).
+/var/task and /opt are read-only). The spec puts on sys.path exactly what the function's
+execution environment has under the local runtime: its built folder, its layer and the
+runtime folder (awslambdaric, boto3); the environment variables are the function's own,
+so the first request reads its secret, connects to MySQL and calls the local AWS endpoint
+as the function does.
 
-Before the clock starts, this script has imported what the runtime's own bootstrap has
-loaded before it imports a handler (json, importlib, time, os); after it, everything is
-timed: the handler module's import, the clients its first real request would build
-(`customer_platform.aws` getters, the Powertools SecretsProvider), and the events in the
-spec, each one that needs no network (a 405, an ignored record). The spec's `result` file
-receives the phases in nanoseconds, the number of modules loaded and what each event
-returned.
+Timed from before the handler's import to after the first event: import, the clients and
+connections that request builds, and the request itself. With `record` in the spec (an
+untimed discovery run), the AWS calls (service, operation, parameters) and SQL statements
+the request made are written out, for the boto3-only baseline to make the same ones.
 """
 
 import importlib
@@ -21,6 +19,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 
 class LambdaContext:
@@ -37,42 +36,65 @@ class LambdaContext:
         self.log_stream_name = "2026/01/01/[$LATEST]0123456789abcdef"
         self.identity = None
         self.client_context = None
+        self._deadline = time.monotonic() + 30
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _record(calls: list, statements: list) -> None:  # type: ignore[type-arg]
+    """Note every AWS call and SQL statement (discovery run only: this imports botocore
+    and pymysql before the clock would start, so it is never timed)."""
+    from botocore import handlers  # noqa: PLC0415
+
+    def before_call(params: dict, model: Any, **_: object) -> None:  # type: ignore[type-arg]
+        calls.append([model.service_model.service_name, model.name, params])
+
+    handlers.BUILTIN_HANDLERS.append(("before-parameter-build", before_call))
+    try:
+        from pymysql import cursors  # noqa: PLC0415
+    except ImportError:
+        return
+    execute, executemany = cursors.Cursor.execute, cursors.Cursor.executemany
+
+    def recorded_execute(self: object, query: str, args: object = None) -> object:
+        statements.append(["execute", query, args])
+        return execute(self, query, args)
+
+    def recorded_executemany(self: object, query: str, args: object) -> object:
+        statements.append(["executemany", query, args])
+        return executemany(self, query, args)
+
+    cursors.Cursor.execute = recorded_execute
+    cursors.Cursor.executemany = recorded_executemany
 
 
 def main(spec_file: str) -> None:
     with open(spec_file) as file:  # not pathlib: it is not loaded yet, and must not be
         spec = json.load(file)
+    sys.path[:0] = spec["path"]
+    calls: list = []  # type: ignore[type-arg]
+    statements: list = []  # type: ignore[type-arg]
+    if spec.get("record"):
+        _record(calls, statements)
 
     started = time.perf_counter_ns()
-    sys.path[:0] = spec["path"]
     module_name, _, attribute = spec["handler"].rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
     imported = time.perf_counter_ns()
-    if spec["clients"]:
-        aws = importlib.import_module("customer_platform.aws")
-        for client in spec["clients"]:
-            getattr(aws, client)()
-        if "secretsmanager" in spec["clients"]:
-            importlib.import_module("customer_platform.secrets").provider()
-    clients = time.perf_counter_ns()
-    responses = [
-        handler(event, LambdaContext(spec["function_name"], spec["memory"]))
-        for event in spec["events"]
-    ]
+    response = handler(spec["event"], LambdaContext(spec["function_name"], spec["memory"]))
     served = time.perf_counter_ns()
 
     with open(spec["result"], "w") as file:
         json.dump(
             {
                 "import_ns": imported - started,
-                "clients_ns": clients - imported,
-                "events_ns": served - clients,
+                "first_request_ns": served - imported,
                 "total_ns": served - started,
                 "modules": len(sys.modules),
-                "responses": responses,
+                "response": response,
+                "calls": calls,
+                "statements": statements,
             },
             file,
             default=str,

@@ -1,4 +1,7 @@
-"""SQS consumers: messages per second on batches of 10, warm, in process.
+"""SQS consumers: messages per second on batches of 10, one warm execution environment.
+
+Each consumer runs in a bench worker (bench/workers.py: its interpreter, folder and
+environment, the handler called directly).
 
 Each consumer's `lambda_handler` gets Lambda SQS events of 10 records (the shape
 local_stack.event_sources builds from a real receive), every message new, so every one is
@@ -19,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.harness import Series, progress
-from bench.warm import warm_handler
+from bench.workers import Worker
 from local_stack.stack import LocalStack
 
 BATCH_SIZE = 10
@@ -116,20 +119,22 @@ def partner_messages(tag: str, batches: int) -> tuple[list[str], int]:
 
 
 def run_consumer(stack: LocalStack, name: str, bodies: list[str], rows: int = 0) -> ConsumerResult:
-    function = stack.function(CONSUMERS[name])
     batches = [bodies[i : i + BATCH_SIZE] for i in range(0, len(bodies), BATCH_SIZE)]
     series = Series(f"sqs.{name}", f"{CONSUMERS[name]}, one batch of {BATCH_SIZE} messages")
     timed_messages = 0
-    with warm_handler(function) as call:
-        for number, batch in enumerate(batches):
-            timed = number >= WARMUP_BATCHES
-            response = call(sqs_event(batch), series if timed else None)
+    with Worker(stack.function(CONSUMERS[name])) as worker:
+        durations, responses = worker.run("ours", [sqs_event(batch) for batch in batches])
+        for number, (duration, response, batch) in enumerate(
+            zip(durations, responses, batches, strict=True)
+        ):
             if not isinstance(response, dict) or response.get("batchItemFailures"):
                 raise RuntimeError(
                     f"{name}: a batch failed: {response!r:.500}\n"
-                    f"the handler's log ends:\n{call.log_tail()}"
+                    f"the worker's log ends:\n{worker.log_tail()}"
                 )
-            timed_messages += len(batch) if timed else 0
+            if number >= WARMUP_BATCHES:
+                series.add_ns(duration)
+                timed_messages += len(batch)
     timed_rows = rows * timed_messages // len(bodies) if rows else 0
     return ConsumerResult(name, CONSUMERS[name], series, timed_messages, timed_rows)
 

@@ -11,15 +11,19 @@ functions) again for each of them; and for cold starts the worker, with pyperf a
 the standard library already imported, is exactly the warm interpreter a cold start must
 not run in. So the loops are ours and the numbers go through pyperf.
 
-Counting is not estimating: `AwsCalls` sees every AWS API call any botocore session in
-this process makes (a `before-call` hook installed into every new session), and
-`MySQLConnections` counts every connection pymysql opens, checked against the server's own
-`Connections` status.
+Counting is not estimating, and happens at the boundaries, as AWS and MySQL see it:
+`EndpointCalls` sees every AWS API call that reaches the local endpoint, by the caller's
+access key (each function has its own), and `ServerStatus` reads the MySQL server's own
+counters (connections, statements of each kind).
 """
 
 import contextlib
+import io
 import os
+import random
+import re
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 import pyperf
 
@@ -117,67 +122,112 @@ def write_suite(series: list[Series], path: Path) -> None:
     suite.dump(str(path), replace=True)
 
 
-# -- counters ---------------------------------------------------------------------------
+# -- order ------------------------------------------------------------------------------
 
 
-class AwsCalls:
-    """Every AWS API call made from this process, by "service.Operation".
+class Rounds:
+    """The order of the variants in each round: ABBA over random permutations.
 
-    botocore registers `botocore.handlers.BUILTIN_HANDLERS` on each session it creates, so a
-    `before-call` hook appended there sees the calls of every client created afterwards:
-    the functions' own cached clients, the notes' per-call sessions and the local stack's.
-    Install it before anything creates a session.
-    """
+    Rounds come in pairs: a random permutation, then the same reversed, so over each pair
+    every variant runs as often early as late in the round (what it meets: a table grown by
+    the variant before it, a cache warmed or evicted) and a drift in machine load cancels
+    out. The seed and every round's order are recorded next to the figures."""
+
+    def __init__(self, variants: list[str], seed: int) -> None:
+        self.variants = list(variants)
+        self.seed = seed
+        self._random = random.Random(seed)  # noqa: S311 - an order, not a secret
+        self.history: list[list[str]] = []
+
+    def next(self) -> list[str]:
+        if len(self.history) % 2 == 0:
+            order = self._random.sample(self.variants, len(self.variants))
+        else:
+            order = list(reversed(self.history[-1]))
+        self.history.append(order)
+        return order
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "scheme": "ABBA: each pair of rounds is a random permutation, then its reverse",
+            "seed": self.seed,
+            "rounds": [" ".join(order) for order in self.history],
+        }
+
+
+# -- counters at the boundaries ---------------------------------------------------------
+
+
+class EndpointCalls:
+    """Every AWS API call that reaches the local endpoint, by caller and operation.
+
+    A WSGI middleware in front of moto (`AwsEndpoint(middleware=calls.middleware)`): the
+    access key in the SigV4 Authorization header says who called (each function has its
+    own credentials), X-Amz-Target or the query protocol's Action says what. Counted where
+    AWS would count it, whatever client, session or process made the call."""
 
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
 
-    def install(self) -> "AwsCalls":
-        from botocore import handlers  # noqa: PLC0415 - after fake_aws_environment()
+    def middleware(self, app: Any) -> Any:
+        def counted(environ: dict[str, Any], start_response: Any) -> Any:
+            key, operation = self._identify(environ)
+            with self._lock:
+                self.counts[(key, operation)] += 1
+            return app(environ, start_response)
 
-        handlers.BUILTIN_HANDLERS.append(("before-call", self._count))
-        return self
+        return counted
 
-    def _count(self, model: Any, **_: Any) -> None:
-        self.counts[f"{model.service_model.service_name}.{model.name}"] += 1
+    @staticmethod
+    def _identify(environ: dict[str, Any]) -> tuple[str, str]:
+        match = re.search(r"Credential=([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        key = match.group(1) if match else ""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            return key, target.rpartition(".")[2]
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        if "Action" not in query and environ.get("CONTENT_TYPE", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            query = parse_qs(body.decode("utf-8", "replace"))
+        action = query.get("Action", [""])[0]
+        return key, action or f"{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
 
-    def of(self, operation: str) -> int:
-        return self.counts[operation]
+    def of(self, key: str) -> Counter[str]:
+        """Calls made with access key `key`, by operation."""
+        with self._lock:
+            return Counter({op: n for (k, op), n in self.counts.items() if k == key})
 
 
-class MySQLConnections:
-    """Connections pymysql opens in this process (client side), and the server's count."""
+class ServerStatus:
+    """The MySQL server's own counters (SHOW GLOBAL STATUS) through an admin connection."""
 
-    def __init__(self) -> None:
-        self.opened = 0
-        self._admin: Any = None
+    STATEMENTS = ("select", "insert", "update", "delete", "commit", "rollback")
 
-    def install(self) -> "MySQLConnections":
-        from pymysql.connections import Connection  # noqa: PLC0415
-
-        original = Connection.connect
-        counter = self
-
-        def connect(connection: Any, *args: Any, **kwargs: Any) -> Any:
-            result = original(connection, *args, **kwargs)
-            counter.opened += 1
-            return result
-
-        Connection.connect = connect
-        return self
-
-    def watch_server(self, admin_connection: Any) -> None:
-        """An admin connection, opened beforehand, to read `Connections` through."""
+    def __init__(self, admin_connection: Any) -> None:
         self._admin = admin_connection
 
-    def server_count(self) -> int | None:
-        """The server's `Connections` status (every connection attempt, from anyone)."""
-        if self._admin is None:
-            return None
+    def read(self) -> dict[str, int]:
         with self._admin.cursor() as cursor:
-            cursor.execute("SHOW GLOBAL STATUS LIKE 'Connections'")
-            row = cursor.fetchone()
-        return int(row[1]) if row else None
+            cursor.execute(
+                "SHOW GLOBAL STATUS WHERE Variable_name IN "
+                "('Connections', 'Access_denied_errors', "
+                + ", ".join(f"'Com_{name}'" for name in self.STATEMENTS)
+                + ")"
+            )
+            return {name.lower(): int(value) for name, value in cursor.fetchall()}
+
+    @staticmethod
+    def statements(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+        """Statements of each kind the server ran between two readings."""
+        delta = {
+            name: after[f"com_{name}"] - before[f"com_{name}"] for name in ServerStatus.STATEMENTS
+        }
+        return {name: count for name, count in delta.items() if count}
 
 
 @dataclass
@@ -187,36 +237,32 @@ class Tally:
     invocations: int = 0
     secret_fetches: int = 0
     connections: int = 0
-    server_connections: int | None = 0
 
-    def per_1000(self) -> dict[str, float | None]:
+    def per_1000(self) -> dict[str, float | int]:
         scale = 1000 / self.invocations if self.invocations else 0.0
-        server = None if self.server_connections is None else self.server_connections * scale
         return {
             "invocations": self.invocations,
             "secret_fetches": round(self.secret_fetches * scale, 3),
+            # counted by the server (its Connections status), the only count there is
             "db_connections": round(self.connections * scale, 3),
-            "db_connections_server_side": None if server is None else round(server, 3),
+            "db_connections_server_side": round(self.connections * scale, 3),
         }
 
 
 @dataclass
 class Counters:
-    aws: AwsCalls
-    mysql: MySQLConnections
+    """Secret fetches (at the AWS endpoint) and connections (at the MySQL server)."""
+
+    aws: EndpointCalls
+    mysql: ServerStatus
 
     @contextlib.contextmanager
-    def counting(self, tally: Tally, invocations: int) -> Iterator[None]:
-        """Add what happens inside the block to `tally` (nothing else may run meanwhile)."""
-        fetches = self.aws.of("secretsmanager.GetSecretValue")
-        opened = self.mysql.opened
-        server = self.mysql.server_count()
+    def counting(self, tally: Tally, key: str, invocations: int) -> Iterator[None]:
+        """Add what `key`'s calls and the server saw inside the block to `tally` (nothing
+        else may connect to MySQL meanwhile)."""
+        fetches = self.aws.of(key)["GetSecretValue"]
+        server = self.mysql.read()["connections"]
         yield
         tally.invocations += invocations
-        tally.secret_fetches += self.aws.of("secretsmanager.GetSecretValue") - fetches
-        tally.connections += self.mysql.opened - opened
-        after = self.mysql.server_count()
-        if server is None or after is None or tally.server_connections is None:
-            tally.server_connections = None
-        else:
-            tally.server_connections += after - server
+        tally.secret_fetches += self.aws.of(key)["GetSecretValue"] - fetches
+        tally.connections += self.mysql.read()["connections"] - server

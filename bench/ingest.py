@@ -1,156 +1,108 @@
 """Partner-sync ingest: rows per second into MySQL, ours beside the notes' row-by-row loop.
 
+Run in a bench worker of PartnerWriterFunction (its interpreter, folder, environment and
+database secret), at each round-trip time of the benchmark (bench/warm.py's Network):
+
 ours           10,000 partner rows in the message-sized chunks the fetcher queues
                (customer_platform.partners.queueing.messages: up to 250 rows, 64 KiB),
-               each parsed and written as the partner writer does: one transaction per
-               message through `Database.run`, `upsert_rows` (two indexed SELECT ... FOR
-               UPDATE, one multi-row INSERT ... ON DUPLICATE KEY UPDATE via executemany).
-row_by_row     the notes' cron job ("cron job which calls a rest API and processes some
-               data in RDS"): one `cursor.execute(INSERT ...)` per row, one commit after
-               the loop.
-commit_each    the same loop committing after every row, as the notes' create handler
-               does for each customer it inserts.
-ours_rerun     ours again over the rows already written: the idempotent re-run of a
-               feed, where nothing changes.
+               each written as the partner writer does: one transaction per message
+               through `Database.run`, `upsert_rows` (two indexed SELECT ... FOR UPDATE,
+               one multi-row INSERT ... ON DUPLICATE KEY UPDATE via executemany)
+ours_parsing   the same, parsing and validating each message body first (pydantic)
+ours_rerun     ours again over the rows already written: an idempotent re-run of a feed
+row_by_row     the notes' cron job: one `cursor.execute(INSERT ...)` per row, one commit
+commit_each    the same loop committing after every row, as the notes' create handler does
 
-All on an already open connection to the stack's database (the connect is not timed),
-each variant from an empty set of partner rows, interleaved over a few repetitions; the
-median repetition is reported.
+Each variant starts from an empty set of partner rows (the rerun from a full one), on an
+already open connection; the variants run in ABBA order over the repetitions (recorded)
+and the median repetition is reported.
 """
 
-import contextlib
 import statistics
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
-import pymysql
-
-from bench.harness import progress
+from bench.harness import Rounds, progress
+from bench.warm import Network
+from bench.workers import Worker
 from local_stack.stack import LocalStack
 
-INSERT = (
-    "INSERT INTO customers (id, partner_id, name, email, created_at, updated_at) "
-    "VALUES (%s, %s, %s, %s, NOW(3), NOW(3))"
-)
+VARIANTS = ("ours", "ours_parsing", "row_by_row", "commit_each")
 
 
 @dataclass
 class IngestResult:
     rows: int
     messages: int
+    rtt_ms: float
     seconds: dict[str, list[float]] = field(default_factory=dict)
-    server: dict[str, Any] = field(default_factory=dict)
+    order: dict[str, Any] = field(default_factory=dict)
 
     def rows_per_s(self, variant: str) -> float:
         return self.rows / statistics.median(self.seconds[variant])
 
 
-class Ingest:
-    """The stack's database, 10,000 partner rows, and the ways of writing them."""
+def _rows(prefix: str, count: int) -> tuple[list[str], list[list[list[str]]]]:
+    """Message bodies as the fetcher queues them, and the same rows as plain lists."""
+    from customer_platform.partners.models import PartnerCustomer  # noqa: PLC0415
+    from customer_platform.partners.queueing import messages  # noqa: PLC0415
 
-    def __init__(self, stack: LocalStack, rows: int) -> None:
-        from customer_platform.database import Credentials, Database  # noqa: PLC0415
-        from customer_platform.partners.models import IngestMessage, PartnerCustomer  # noqa: PLC0415
-        from customer_platform.partners.queueing import messages  # noqa: PLC0415
-
-        self._parse = IngestMessage.model_validate_json
-        arn = stack.function("PartnerWriterFunction").environment["DATABASE_SECRET_ARN"]
-        secrets = stack.cloud.client("secretsmanager")
-        credentials = Credentials.from_secret(
-            secrets.get_secret_value(SecretId=arn)["SecretString"]
-        )
-        self.database = Database(lambda _force: credentials)
-        self.notes = pymysql.connect(
-            host=credentials.host,
-            port=credentials.port,
-            user=credentials.username,
-            password=credentials.password,
-            database=credentials.dbname,
-            charset="utf8mb4",
-        )
-        tag = uuid.uuid4().hex[:8]
-        self.prefix = f"ingest-{tag}-"
-        self.rows = [
-            PartnerCustomer(
-                id=f"{self.prefix}{i}", name=f"Partner {i}", email=f"{self.prefix}{i}@example.com"
-            )
-            for i in range(rows)
-        ]
-        self.bodies = list(messages(f"bench-{tag}", self.rows))
-        self.chunks = [self._parse(body).rows for body in self.bodies]
-
-    def _write(self, chunk: list[Any]) -> None:
-        from customer_platform.partners.writing import upsert_rows  # noqa: PLC0415
-
-        written = self.database.run(partial(upsert_rows, rows=chunk, now=datetime.now(UTC)))
-        if written.rejected:
-            raise RuntimeError(f"ingest rejected rows: {written.rejected[:3]}")
-
-    def ours(self) -> None:
-        for chunk in self.chunks:
-            self._write(chunk)
-
-    def ours_parsing(self) -> None:
-        for body in self.bodies:
-            self._write(self._parse(body).rows)
-
-    def row_by_row(self) -> None:
-        """The notes' cron loop: one execute per row, one commit after the loop."""
-        with self.notes.cursor() as cursor:
-            for row in self.rows:
-                cursor.execute(INSERT, (str(uuid.uuid4()), row.id, row.name, row.email))
-            self.notes.commit()
-
-    def commit_each(self) -> None:
-        with self.notes.cursor() as cursor:
-            for row in self.rows:
-                cursor.execute(INSERT, (str(uuid.uuid4()), row.id, row.name, row.email))
-                self.notes.commit()
-
-    def clear(self) -> None:
-        with self.notes.cursor() as cursor:
-            cursor.execute("DELETE FROM customers WHERE partner_id LIKE %s", (self.prefix + "%",))
-        self.notes.commit()
-
-    def server(self) -> dict[str, Any]:
-        with self.notes.cursor() as cursor:
-            cursor.execute("SELECT VERSION(), @@innodb_flush_log_at_trx_commit")
-            version, flush = cursor.fetchone()
-        return {"version": version, "innodb_flush_log_at_trx_commit": int(flush)}
-
-    def close(self) -> None:
-        self.database.close()
-        with contextlib.suppress(pymysql.MySQLError):
-            self.notes.close()
+    rows = [
+        PartnerCustomer(id=f"{prefix}{i}", name=f"Partner {i}", email=f"{prefix}{i}@example.com")
+        for i in range(count)
+    ]
+    bodies = list(messages(f"bench-{prefix}", rows))
+    plain = [[row.id, row.name, row.email] for row in rows]
+    chunks, start = [], 0
+    for body in bodies:  # the notes' loops get the same rows, message by message
+        size = body.count('"id"')
+        chunks.append(plain[start : start + size])
+        start += size
+    if start != len(plain):
+        raise RuntimeError("ingest: could not split the rows as the messages do")
+    return bodies, chunks
 
 
-def run(stack: LocalStack, rows: int, repetitions: int) -> IngestResult:
-    ingest = Ingest(stack, rows)
-    result = IngestResult(rows=rows, messages=len(ingest.bodies), server=ingest.server())
+def run(
+    stack: LocalStack, network: Network, rows: int, repetitions: int, rtts: tuple[float, ...]
+) -> list[IngestResult]:
+    results = []
+    function = stack.function("PartnerWriterFunction")
+    db = network.connect()
+    prefix = f"ingest-{uuid.uuid4().hex[:8]}-"
+    bodies, chunks = _rows(prefix, rows)
 
-    def timed(variant: str, call: Callable[[], None]) -> None:
-        started = time.perf_counter()
-        call()
-        result.seconds.setdefault(variant, []).append(time.perf_counter() - started)
+    def clear() -> None:
+        with db.cursor() as cursor:
+            cursor.execute("DELETE FROM customers WHERE partner_id LIKE %s", (prefix + "%",))
 
     try:
-        for repetition in range(repetitions):
-            progress(f"ingest {rows} rows, repetition {repetition + 1} of {repetitions}")
-            ingest.clear()
-            timed("ours", ingest.ours)
-            timed("ours_rerun", ingest.ours)  # the same feed again: nothing changes
-            ingest.clear()
-            timed("ours_parsing", ingest.ours_parsing)
-            ingest.clear()
-            timed("row_by_row", ingest.row_by_row)
-            ingest.clear()
-            timed("commit_each", ingest.commit_each)
-        ingest.clear()
+        for rtt in rtts:
+            environment = network.apply(rtt)
+            result = IngestResult(rows=rows, messages=len(bodies), rtt_ms=rtt)
+            rounds = Rounds(list(VARIANTS), seed=7 + int(rtt * 1000))
+            with Worker(function, handler=False, environment=environment) as worker:
+                for body in bodies:
+                    worker.run("ingest.prepare", [body])
+                for repetition in range(repetitions):
+                    progress(
+                        f"ingest {rows} rows at rtt {rtt:g} ms, repetition {repetition + 1} "
+                        f"of {repetitions}"
+                    )
+                    for variant in rounds.next():
+                        clear()
+                        payloads: list[Any] = (
+                            chunks if "row" in variant or "commit" in variant else bodies
+                        )
+                        durations, _ = worker.run(f"ingest.{variant}", payloads)
+                        result.seconds.setdefault(variant, []).append(sum(durations) / 1e9)
+                        if variant == "ours":
+                            durations, _ = worker.run("ingest.ours", bodies)
+                            result.seconds.setdefault("ours_rerun", []).append(sum(durations) / 1e9)
+                clear()
+            result.order = rounds.record()
+            results.append(result)
     finally:
-        ingest.close()
-    return result
+        db.close()
+    return results

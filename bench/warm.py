@@ -1,77 +1,94 @@
-"""Warm latency of the customers APIs on both backends: ours, the floor, the notes' handlers.
+"""Warm latency of the customers APIs on both backends, beside same-work floors and the
+notes' handlers, on loopback and at a network round-trip time.
 
-For each backend (RDS MySQL, DynamoDB) and each operation (create, get, update, list,
-delete), three series run on the same data, interleaved in blocks so that a change in
-machine load hits all three alike:
+Every series runs in one bench worker per backend and network (bench/workers.py): the
+function's interpreter, folder and environment, its handler called directly (the local
+runtime's emulator hop is measured on its own, in local_api). The variants:
 
-ours    the deployed function's `lambda_handler` (customers_rds, customers_dynamodb) on an
-        API Gateway proxy event built from events/customers_<backend>/*.json, in its warm
-        execution environment (connection open, secrets and clients cached). Everything a
-        request costs inside Lambda is timed: Powertools resolver, validation, logging,
-        metrics, the logic, the storage calls, the JSON response. Nothing is subtracted.
-floor   the storage work done raw: one pymysql statement on an already open autocommit
-        connection to the same database; on DynamoDB the boto3 call our repository makes
-        (get_item, scan, and for writes the transact_write_items that keeps emails unique
-        and catches a concurrent writer) against the same moto.
-naive   the notes' handlers (bench/naive_rds.py, bench/naive_dynamodb.py) on the same
-        events.
+ours         the function's `lambda_handler` on an API Gateway proxy event built from
+             events/customers_<backend>/*.json; everything inside is timed (resolver,
+             validation, logging, metrics, logic, storage, JSON)
+floor        the same statements (MySQL) or calls (DynamoDB) our repository makes for the
+             operation, sent raw on an open connection or client (bench/inside.py); that
+             they are the same is checked, not assumed: the server's statement counters
+             and the endpoint's call counts for one call of each are recorded and compared
+floor_one    the one statement or call a handler needs at the least (autocommit SELECT,
+             a plain PutItem...)
+naive        the notes' handlers as written (bench/naive_rds.py, bench/naive_dynamodb.py)
+naive_reuse  (RDS) the notes' handlers with their Secrets Manager client reused: still a
+             secret fetch and a connection per call
 
-Creates and deletes alternate block by block, so the table keeps its size; list runs last,
-on several pages of customers, so every list also signs a next-page token. The first
-invocation of each function (the cold one: connection, secret, clients) creates the
-customer that get and update then read; it is not timed. Every later invocation is
-counted: secret fetches (GetSecretValue calls) and MySQL connections per 1,000.
+Fairness: in each round every variant runs one block of calls, in an order that is a
+random permutation in one round and its reverse in the next (ABBA; the seed and every
+round's order are recorded). Each block starts from the same table state: what a create
+block adds is removed after it, what a delete block removes is put there before it
+(untimed), the outbox and moto's stream records are emptied between blocks.
+
+Network: at rtt 0 the worker reaches MySQL and the AWS endpoint directly (loopback); at
+another round-trip time both paths go through a latency-injecting TCP proxy
+(local_stack.tcp_proxy): the database secret's host and port point at one, AWS_ENDPOINT_URL
+at the other. The proxies' delay is calibrated so that the measured added round trip
+matches the figure asked, and the measured value is recorded.
 """
 
 import contextlib
 import copy
-import io
 import json
-import os
+import statistics
+import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import pymysql
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from bench import naive_dynamodb, naive_rds
-from bench.harness import REPO, Counters, Series, Tally, progress
-from local_stack.functions import LambdaContext, LocalFunction, _captured_stdout
+from bench.harness import REPO, Counters, Rounds, Series, ServerStatus, Tally, progress
+from bench.workers import Worker
 from local_stack.stack import LocalStack
+from local_stack.tcp_proxy import TcpProxy
 
 OPS = ("get", "create", "update", "delete", "list")
-# create and delete run together (a block of each in turn); list last, on a full page
-SCHEDULE = (("create", "delete"), ("get",), ("update",), ("list",))
 EXPECTED_STATUS = {"create": 201, "get": 200, "update": 200, "list": 200, "delete": 204}
 FUNCTIONS = {"rds": "CustomersRdsFunction", "dynamodb": "CustomersDynamoDBFunction"}
+VARIANTS = {
+    "rds": ("ours", "floor", "floor_one", "naive", "naive_reuse"),
+    "dynamodb": ("ours", "floor", "floor_one", "naive"),
+}
 PAGE_SIZE = 20  # the API's default page size
-LIST_FILL = 3 * PAGE_SIZE  # customers added before the list runs
-WARMUP = 20  # untimed calls per series before each operation's timed rounds
-# Timed rounds per operation; each round runs a short block of every series in turn, so a
-# change in machine load, or in the table's size while creates and deletes alternate,
-# reaches all three series alike.
-BLOCKS = 50
+LIST_FILL = 3 * PAGE_SIZE  # customers in the table besides the seed: list signs a token
+WARMUP = 10  # untimed calls per variant before each operation's rounds
+ROUNDS = 20  # rounds per operation (pairs of ABBA), each a block of every variant
 
 
 @dataclass
-class Case:
+class Comparison:
+    """One operation on one backend at one round-trip time: every variant's series."""
+
     backend: str
     op: str
-    ours: Series
-    floor: Series
-    naive: Series
-    extra: dict[str, Series] = field(default_factory=dict)  # reference series, if any
+    rtt_ms: float
+    series: dict[str, Series]
+    rounds: Rounds
+    work: dict[str, dict[str, int]] = field(default_factory=dict)  # per call, counted
+    sql: dict[str, list[str]] = field(default_factory=dict)  # per call, as sent (MySQL)
+
+    @property
+    def key(self) -> str:
+        base = f"{self.backend}_{self.op}"
+        return base if self.rtt_ms == 0 else f"{base}@rtt{self.rtt_ms:g}ms"
 
 
 @dataclass
 class WarmResults:
-    cases: list[Case] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
     tallies: dict[str, Tally] = field(default_factory=dict)
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
 
 
 class Events:
@@ -94,6 +111,7 @@ class Events:
         path = f"/{self.backend}/customers" + (f"/{customer_id}" if customer_id else "")
         event["path"] = path
         event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
         if customer_id is not None:
             event["pathParameters"] = {"id": customer_id}
         if body is not None:
@@ -104,468 +122,441 @@ class Events:
         return event
 
 
-def status(response: Any, expected: int, what: str, logs: str = "") -> Any:
-    if not isinstance(response, dict) or response.get("statusCode") != expected:
-        raise RuntimeError(
-            f"{what}: expected {expected}, got {response!r:.500}"
-            + (f"\nthe handler's log ends:\n{logs}" if logs else "")
-        )
-    return response
+def now_ms() -> datetime:
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-class WarmInvoker:
-    """Calls a function's handler as Lambda calls it in a warm execution environment."""
-
-    def __init__(self, function: LocalFunction, handler: Any, logs: io.StringIO) -> None:
-        self._function = function
-        self._handler = handler
-        self._logs = logs
-
-    def __call__(self, event: dict[str, Any], series: Series | None = None) -> Any:
-        function = self._function
-        context = LambdaContext(function_name=function.name, timeout_s=function.source.timeout)
-        if series is None:
-            return self._handler(event, context)
-        return series.time(lambda: self._handler(event, context))
-
-    def log_tail(self, chars: int = 3000) -> str:
-        """The end of what the handler logged (for an error message)."""
-        return self._logs.getvalue()[-chars:]
-
-
-@contextlib.contextmanager
-def warm_handler(function: LocalFunction) -> Iterator[WarmInvoker]:
-    """The function's handler as Lambda calls it in a warm execution environment.
-
-    `LocalFunction.invoke()` swaps the function's modules and environment variables into
-    the process around every call (a few ms with thousands of modules loaded), which
-    Lambda never does. Here the swap happens once per block of calls, the handler's logs
-    go to a buffer as invoke() sends them, and only `handler(event, context)` is timed.
-    """
-    with function._namespace(), _captured_stdout() as logs:
-        if function._handler is None:
-            function._handler = function._load()
-        yield WarmInvoker(function, function._handler, logs)
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# -- the network between the functions and their backends ---------------------------------
+
+
+class Network:
+    """Direct loopback (rtt 0) or both paths through calibrated TcpProxy instances."""
+
+    def __init__(self, stack: LocalStack, aws_proxy: TcpProxy, endpoint_url: str) -> None:
+        self.stack = stack
+        self.aws_proxy = aws_proxy
+        self.endpoint_url = endpoint_url
+        secrets = stack.cloud.client("secretsmanager")
+        self.secret_arn = stack.cloud.physical_id("DatabaseSecret")
+        self.secret = json.loads(secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"])
+        self.mysql_address = (str(self.secret["host"]), int(self.secret["port"]))
+        self.mysql_proxy = TcpProxy(self.mysql_address)
+        self.measured: dict[float, dict[str, Any]] = {}
+
+    def connect(self, address: tuple[str, int] | None = None, **options: Any) -> Any:
+        host, port = address or self.mysql_address
+        return pymysql.connect(
+            host=host,
+            port=port,
+            user=self.secret["username"],
+            password=self.secret["password"],
+            database=self.secret["dbname"],
+            charset="utf8mb4",
+            autocommit=True,
+            **options,
+        )
+
+    def _point_secret(self, address: tuple[str, int]) -> None:
+        document = self.secret | {"host": address[0], "port": address[1]}
+        self.stack.cloud.client("secretsmanager").put_secret_value(
+            SecretId=self.secret_arn, SecretString=json.dumps(document)
+        )
+
+    def apply(self, rtt_ms: float) -> dict[str, str]:
+        """Set the network for workers started from now on; the variables they need."""
+        if rtt_ms == 0:
+            self._point_secret(self.mysql_address)
+            self.measured[0.0] = {"rtt_ms": 0.0, "path": "loopback, no proxy"}
+            return {"AWS_ENDPOINT_URL": self.endpoint_url}
+        self._point_secret((self.mysql_proxy.host, self.mysql_proxy.port))
+        mysql_ms = self._calibrate(self.mysql_proxy, rtt_ms, self._mysql_rtt)
+        aws_ms = self._calibrate(self.aws_proxy, rtt_ms, self._aws_rtt)
+        self.measured[rtt_ms] = {
+            "rtt_ms": rtt_ms,
+            "path": "local_stack.tcp_proxy.TcpProxy on both paths",
+            "mysql_added_rtt_measured_ms": round(mysql_ms, 3),
+            "aws_added_rtt_measured_ms": round(aws_ms, 3),
+            "proxy_settings_ms": {
+                "mysql": round(self.mysql_proxy.latency * 1000, 3),
+                "aws": round(self.aws_proxy.latency * 1000, 3),
+            },
+        }
+        return {}  # the function's own AWS_ENDPOINT_URL: the proxy (function_endpoint_url)
+
+    @staticmethod
+    def _calibrate(proxy: TcpProxy, rtt_ms: float, measure: Callable[[], float]) -> float:
+        """Set the proxy so that the added round trip measures `rtt_ms`: the sleeps
+        overshoot by the scheduler's latency, and forwarding costs a little."""
+        proxy.latency = rtt_ms / 1000
+        measured = measure()
+        proxy.latency = max(0.0, rtt_ms - (measured - rtt_ms)) / 1000
+        return measure()
+
+    def _mysql_rtt(self) -> float:
+        """Added round trip through the proxy: SELECT 1 through it minus SELECT 1 direct."""
+
+        def median_ms(address: tuple[str, int]) -> float:
+            connection = self.connect(address)
+            try:
+                durations = []
+                with connection.cursor() as cursor:
+                    for _ in range(200):
+                        started = time.perf_counter()
+                        cursor.execute("SELECT 1")
+                        cursor.fetchall()
+                        durations.append(time.perf_counter() - started)
+                return statistics.median(durations) * 1000
+            finally:
+                connection.close()
+
+        return median_ms((self.mysql_proxy.host, self.mysql_proxy.port)) - median_ms(
+            self.mysql_address
+        )
+
+    def _aws_rtt(self) -> float:
+        """Added round trip through the proxy: one cheap API call through it minus direct."""
+        import boto3  # noqa: PLC0415
+
+        def median_ms(url: str) -> float:
+            client = boto3.client("sts", endpoint_url=url)
+            client.get_caller_identity()
+            durations = []
+            for _ in range(100):
+                started = time.perf_counter()
+                client.get_caller_identity()
+                durations.append(time.perf_counter() - started)
+            return statistics.median(durations) * 1000
+
+        proxied = f"http://127.0.0.1:{self.aws_proxy.port}"
+        return median_ms(proxied) - median_ms(self.endpoint_url)
+
+    def close(self) -> None:
+        self._point_secret(self.mysql_address)
+        self.mysql_proxy.close()
+
+
+# -- one backend ------------------------------------------------------------------------
+
+
 class Workload:
-    """The three series' steps for one backend; subclasses hold the floor and the naive."""
+    """A backend's table state, payloads for every variant, and the blocks that time them."""
 
     backend = ""
 
-    def __init__(self, stack: LocalStack, counters: Counters, requests: int, naive: int) -> None:
+    def __init__(self, stack: LocalStack, network: Network, counters: Counters) -> None:
         self.stack = stack
+        self.network = network
         self.counters = counters
-        self.requests = requests
-        self.naive_requests = naive
         self.function = stack.function(FUNCTIONS[self.backend])
+        self.key = self.function.credentials.access_key_id
         self.events = Events(self.backend)
         self.tag = uuid.uuid4().hex[:8]
-        self.ours_ids: list[str] = []
-        self.naive_ids: list[str] = []
-        self.floor_ids: list[str] = []
         self.serial = 0
-        self.ours_tally = Tally()
-        self.naive_tally = Tally()
         self.seed_id = ""
         self.seed_email = ""
+        self.worker: Worker | None = None
+        self.tallies = {variant: Tally() for variant in ("ours", "naive", "naive_reuse")}
 
     def email(self, who: str) -> str:
         self.serial += 1
         return f"bench-{self.tag}-{who}-{self.serial}@example.com"
 
-    # -- ours -----------------------------------------------------------------------------
+    # -- state ----------------------------------------------------------------------------
 
-    def cold_start(self) -> None:
-        """The first invocation (not timed, not counted): it creates the seed customer."""
-        self.seed_email = self.email("seed")
-        event = self.events.make("create", body={"name": "Seed", "email": self.seed_email})
-        response = status(self.function.invoke(event).result, 201, "seed create")
-        self.seed_id = json.loads(response["body"])["id"]
+    def seed(self) -> None:
+        """The customer that get and update read, and a few pages for list (untimed)."""
+        raise NotImplementedError
 
-    def ours_event(self, op: str, i: int) -> dict[str, Any]:
+    def put_customers(self, count: int, who: str) -> list[dict[str, str]]:
+        """`count` customers written directly (what a delete block then removes)."""
+        raise NotImplementedError
+
+    def remove(self, created: list[dict[str, str]]) -> None:
+        """Remove what a create block wrote."""
+        raise NotImplementedError
+
+    def between_blocks(self) -> None:
+        """Empty what grows with every write and nobody reads during the benchmark."""
+
+    def count_work(self, call: Callable[[], Any]) -> dict[str, int]:
+        """What one call does at the boundary: statements or API calls, by kind."""
+        raise NotImplementedError
+
+    # -- payloads -------------------------------------------------------------------------
+
+    def target(self, variant: str, op: str) -> str:
+        if variant == "ours":
+            return "ours"
+        family = {"naive_reuse": "naive_rds_reuse"}.get(variant, f"{variant}_{self.backend}")
+        return f"{family}.{op}"
+
+    def payloads(self, variant: str, op: str, count: int) -> tuple[list[Any], list[dict[str, str]]]:
+        """The calls of one block, and the customers they create or delete."""
+        customers: list[dict[str, str]] = []
+        if op == "delete":
+            customers = self.put_customers(count, variant)
+        elif op == "create":
+            customers = [self.new_customer(variant) for _ in range(count)]
+        calls = []
+        for i in range(count):
+            customer = customers[i] if customers else {}
+            if variant in ("floor", "floor_one"):
+                calls.append(self.floor_payload(op, i, customer))
+            else:
+                calls.append(self.event(variant, op, i, customer))
+        return calls, customers
+
+    def new_customer(self, who: str) -> dict[str, str]:
+        return {"id": str(uuid.uuid4()), "name": f"{who} customer", "email": self.email(who)}
+
+    def event(self, variant: str, op: str, i: int, customer: dict[str, str]) -> dict[str, Any]:
         if op == "create":
-            return self.events.make(op, body={"name": f"Ours {i}", "email": self.email("ours")})
+            body: dict[str, Any] = {"name": customer["name"], "email": customer["email"]}
+            if variant == "naive" and self.backend == "dynamodb":
+                moment = iso(now_ms())  # the notes store the body as the item: all of it
+                body = {"customerId": customer["id"], **body, "createdAt": moment}
+                body["updatedAt"] = moment
+            return self.events.make(op, body=body)
         if op == "get":
             return self.events.make(op, customer_id=self.seed_id)
         if op == "update":
-            body = {"name": f"Seed {i}", "email": self.seed_email}
+            body = {"name": f"Seed {variant} {i}", "email": self.seed_email}
             return self.events.make(op, customer_id=self.seed_id, body=body)
         if op == "list":
             return self.events.make(op, query={"limit": str(PAGE_SIZE)})
-        return self.events.make(op, customer_id=self.ours_ids.pop())
+        return self.events.make(op, customer_id=customer["id"])
 
-    def ours_block(self, op: str, count: int, series: Series | None) -> None:
-        events = [self.ours_event(op, i) for i in range(count)]
-        with warm_handler(self.function) as call, self.counters.counting(self.ours_tally, count):
-            responses = [call(event, series) for event in events]
-            logs = call.log_tail()
-        for response in responses:
-            status(response, EXPECTED_STATUS[op], f"{self.backend} {op} (ours)", logs)
-            if op == "create":
-                self.ours_ids.append(json.loads(response["body"])["id"])
-
-    # -- the notes' handlers --------------------------------------------------------------
-
-    def naive_event(self, op: str, i: int) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def naive_handlers(self) -> Mapping[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
-        raise NotImplementedError
-
-    def naive_block(self, op: str, count: int, series: Series | None) -> None:
-        handler = self.naive_handlers()[op]
-        events = [self.naive_event(op, i) for i in range(count)]
-        responses = []
-        with self.counters.counting(self.naive_tally, count):
-            for event in events:
-                if series is None:
-                    responses.append(handler(event, None))
-                else:
-                    responses.append(series.time(partial(handler, event, None)))
-        for response in responses:
-            status(response, 200, f"{self.backend} {op} (the notes' handler)")
-
-    # -- the floor ------------------------------------------------------------------------
-
-    def floor_step(self, op: str, i: int) -> Callable[[], Any]:
-        raise NotImplementedError
-
-    def floor_block(self, op: str, count: int, series: Series | None) -> None:
-        for i in range(count):
-            call = self.floor_step(op, i)
-            if series is None:
-                call()
-            else:
-                series.time(call)
-
-    def prepare(self, op: str, naive_count: int) -> None:
-        """Untimed set-up before an operation (rows for the notes' delete to remove)."""
-
-    # -- one operation, all three series --------------------------------------------------
-
-    def after_block(self) -> None:
-        """Called after every block of calls."""
-
-    def extra_blocks(self, case: Case, count: int) -> None:
-        """Reference series beside the floor, for some operations."""
-
-    def _case(self, op: str) -> Case:
-        return Case(
-            backend=self.backend,
-            op=op,
-            ours=Series(f"{self.backend}_{op}.ours", f"{FUNCTIONS[self.backend]} {op}, warm"),
-            floor=Series(f"{self.backend}_{op}.floor", f"raw {self.backend} {op}"),
-            naive=Series(f"{self.backend}_{op}.naive", f"the notes' {self.backend} {op} handler"),
+    def floor_payload(self, op: str, i: int, customer: dict[str, str]) -> dict[str, Any]:
+        moment = now_ms()
+        payload: dict[str, Any] = {
+            "id": customer.get("id", self.seed_id),
+            "name": customer.get("name", f"Seed floor {i}"),
+            "email": customer.get("email", self.seed_email),
+            "at": iso(moment) if self.backend == "dynamodb" else moment.isoformat(),
+            "limit": PAGE_SIZE,
+            "event_id": str(uuid.uuid4()),
+        }
+        # an outbox payload of the size ours writes (the event's JSON)
+        payload["payload"] = json.dumps(
+            {"version": 1, "eventType": "CustomerChanged", "eventId": payload["event_id"]}
+            | {"occurredAt": payload["at"], "customerId": payload["id"], "backend": "rds"}
+            | {"customer": {k: payload[k] for k in ("id", "name", "email")}}
         )
+        return payload
 
-    def run(self, *ops: str) -> list[Case]:
-        """Warm-up, then BLOCKS rounds; each round runs a block of every series of every op
-        in `ops` (create and delete go together, so the table keeps its size)."""
-        cases = [self._case(op) for op in ops]
-        for op in ops:
-            self.prepare(op, WARMUP + self.naive_requests)
-        for op in ops:
-            for block_of in (self.ours_block, self.floor_block, self.naive_block):
-                block_of(op, WARMUP, None)
-                self.after_block()
-        for block in range(BLOCKS):
-            count, naive = _share(self.requests, block), _share(self.naive_requests, block)
-            for case in cases:
-                self.ours_block(case.op, count, case.ours)
-                self.after_block()
-                self.floor_block(case.op, count, case.floor)
-                self.after_block()
-                self.extra_blocks(case, count)
-                self.naive_block(case.op, naive, case.naive)
-                self.after_block()
-        return cases
+    def check(self, variant: str, op: str, results: list[Any], worker: Worker) -> None:
+        if variant in ("floor", "floor_one"):
+            return
+        expected = EXPECTED_STATUS[op] if variant == "ours" else 200
+        for result in results:
+            if not isinstance(result, dict) or result.get("statusCode") != expected:
+                raise RuntimeError(
+                    f"{self.backend} {op} ({variant}): expected {expected}, got {result!r:.300}"
+                    f"\nthe worker's log ends:\n{worker.log_tail()}"
+                )
 
-    def close(self) -> None:
-        """Release what the floor holds."""
+    # -- blocks ---------------------------------------------------------------------------
+
+    def block(self, variant: str, op: str, count: int, series: Series | None) -> None:
+        worker = self.worker
+        if worker is None:
+            raise RuntimeError("no worker")
+        calls, customers = self.payloads(variant, op, count)
+        # counted once warm: a warm-up block may be an environment's first use of a key
+        tally = self.tallies.get(variant) if series is not None else None
+        with self.counters.counting(tally, self.key, count) if tally else _nothing():
+            durations, results = worker.run(self.target(variant, op), calls)
+        self.check(variant, op, results, worker)
+        if series is not None:
+            for duration in durations:
+                series.add_ns(duration)
+        if op == "create":
+            self.remove(self._created(variant, customers, results))
+        self.between_blocks()
+
+    @staticmethod
+    def _created(
+        variant: str, customers: list[dict[str, str]], results: list[Any]
+    ) -> list[dict[str, str]]:
+        """What a create block wrote: ours chose its own ids (they are in its responses)."""
+        if variant != "ours":
+            return customers
+        return [
+            c | {"id": json.loads(r["body"])["id"]} for c, r in zip(customers, results, strict=True)
+        ]
+
+    def verify(self, comparison: Comparison) -> None:
+        """One call of ours and of each floor, counted at the boundary (untimed)."""
+        worker = self.worker
+        if worker is None:
+            raise RuntimeError("no worker")
+        op = comparison.op
+        for variant in ("ours", "floor", "floor_one"):
+            calls, customers = self.payloads(variant, op, 1)
+            results: list[Any] = []
+
+            def call(
+                calls: list[Any] = calls, variant: str = variant, results: list[Any] = results
+            ) -> None:
+                if self.backend == "rds":  # the statements as the driver sends them, too
+                    statements, result = worker.trace(self.target(variant, op), calls[0])
+                    comparison.sql[variant] = statements
+                    results.append(result)
+                else:
+                    results.extend(worker.run(self.target(variant, op), calls)[1])
+
+            comparison.work[variant] = self.count_work(call)
+            self.check(variant, op, results, worker)
+            if op == "create":
+                self.remove(self._created(variant, customers, results))
+            self.between_blocks()
+
+    def run(self, rtt_ms: float, requests: dict[str, int], seed: int) -> list[Comparison]:
+        variants = VARIANTS[self.backend]
+        comparisons = []
+        for op in OPS:
+            comparison = Comparison(
+                backend=self.backend,
+                op=op,
+                rtt_ms=rtt_ms,
+                series={
+                    v: Series(
+                        f"{self.backend}_{op}@{rtt_ms:g}.{v}",
+                        f"{self.backend} {op}, {v}, rtt {rtt_ms:g} ms",
+                    )
+                    for v in variants
+                },
+                rounds=Rounds(list(variants), seed + OPS.index(op)),
+            )
+            for variant in variants:
+                self.block(variant, op, WARMUP if "naive" not in variant else 2, None)
+            self.verify(comparison)
+            rounds = min(ROUNDS, requests["ours"])
+            for number in range(rounds):
+                for variant in comparison.rounds.next():
+                    total = requests["naive" if "naive" in variant else "ours"]
+                    count = total // rounds + (1 if number < total % rounds else 0)
+                    self.block(variant, op, count, comparison.series[variant])
+            comparisons.append(comparison)
+        return comparisons
 
 
-def _share(total: int, block: int) -> int:
-    """Block `block`'s part of `total` calls spread over BLOCKS blocks."""
-    return total // BLOCKS + (1 if block < total % BLOCKS else 0)
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 class RdsWorkload(Workload):
     backend = "rds"
 
-    def __init__(self, stack: LocalStack, counters: Counters, requests: int, naive: int) -> None:
-        super().__init__(stack, counters, requests, naive)
-        secrets = stack.cloud.client("secretsmanager")
-        arn = self.function.environment["DATABASE_SECRET_ARN"]
-        secret = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
-        self.connection = pymysql.connect(
-            host=secret["host"],
-            port=int(secret["port"]),
-            user=secret["username"],
-            password=secret["password"],
-            database=secret["dbname"],
-            charset="utf8mb4",
-            autocommit=True,
-        )
-        self.cursor = self.connection.cursor()
-        # The floor in a transaction, as Database.run does every unit of work: the statement,
-        # then COMMIT, one more round trip (a reference for get, beside the floor).
-        self.transactional = pymysql.connect(
-            host=secret["host"],
-            port=int(secret["port"]),
-            user=secret["username"],
-            password=secret["password"],
-            database=secret["dbname"],
-            charset="utf8mb4",
-            autocommit=False,
-        )
-        # what the notes' handlers read from their environment
-        os.environ["DATABASE_SECRET_ARN"] = arn
+    def __init__(self, stack: LocalStack, network: Network, counters: Counters) -> None:
+        super().__init__(stack, network, counters)
+        self.db = network.connect()  # direct, for untimed set-up and clean-up
 
-    def naive_handlers(self) -> Mapping[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
-        return naive_rds.HANDLERS
+    def seed(self) -> None:
+        seed = self.put_customers(1 + LIST_FILL, "seed")
+        self.seed_id, self.seed_email = seed[0]["id"], seed[0]["email"]
 
-    def naive_event(self, op: str, i: int) -> dict[str, Any]:
-        if op == "create":
-            return self.events.make(op, body={"name": f"Naive {i}", "email": self.email("naive")})
-        if op == "get":
-            return self.events.make(op, customer_id=self.seed_id)
-        if op == "update":
-            body = {"name": f"Seed {i}", "email": self.seed_email}
-            return self.events.make(op, customer_id=self.seed_id, body=body)
-        if op == "list":
-            return self.events.make(op, query={"limit": str(PAGE_SIZE)})
-        return self.events.make(op, customer_id=self.naive_ids.pop())
+    def put_customers(self, count: int, who: str) -> list[dict[str, str]]:
+        customers = [self.new_customer(who) for _ in range(count)]
+        moment = now_ms().replace(tzinfo=None)
+        with self.db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO customers (id, name, email, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [(c["id"], c["name"], c["email"], moment, moment) for c in customers],
+            )
+        return customers
 
-    def _insert(self, who: str, count: int) -> list[str]:
-        moment = _now().replace(tzinfo=None)
-        rows = [
-            (str(uuid.uuid4()), f"{who} {i}", self.email(who.lower()), moment, moment)
-            for i in range(count)
-        ]
-        self.cursor.executemany(
-            "INSERT INTO customers (id, name, email, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            rows,
-        )
-        return [row[0] for row in rows]
-
-    def prepare(self, op: str, naive_count: int) -> None:
-        if op == "delete":  # the notes' create returns no id: rows for their delete
-            self.naive_ids = self._insert("Naive", naive_count)
-        elif op == "list":  # several pages, so every list also issues a next-page token
-            self._insert("Listed", LIST_FILL)
-
-    def extra_blocks(self, case: Case, count: int) -> None:
-        if case.op != "get":
+    def remove(self, created: list[dict[str, str]]) -> None:
+        if not created:
             return
-        series = case.extra.setdefault(
-            "floor_with_commit",
-            Series("rds_get.floor_with_commit", "raw SELECT then COMMIT, as one unit of work"),
-        )
-        select = "SELECT id, name, email, created_at, updated_at FROM customers WHERE id = %s"
-        connection = self.transactional
+        emails = [c["email"] for c in created]
+        with self.db.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM customers WHERE email IN ({', '.join(['%s'] * len(emails))})",  # noqa: S608
+                emails,
+            )
 
-        def select_and_commit() -> None:
-            with connection.cursor() as cursor:
-                cursor.execute(select, (self.seed_id,))
-                if cursor.fetchone() is None:
-                    raise RuntimeError("floor get found no row")
-            connection.commit()
+    def between_blocks(self) -> None:
+        with self.db.cursor() as cursor:
+            cursor.execute("DELETE FROM customer_events_outbox")
 
-        for _ in range(count):
-            series.time(select_and_commit)
-
-    def floor_step(self, op: str, i: int) -> Callable[[], Any]:
-        cursor = self.cursor
-        columns = "id, name, email, created_at, updated_at"
-        if op == "create":
-            moment = _now().replace(tzinfo=None)
-            row = (str(uuid.uuid4()), f"Floor {i}", self.email("floor"), moment, moment)
-            self.floor_ids.append(row[0])
-            sql = f"INSERT INTO customers ({columns}) VALUES (%s, %s, %s, %s, %s)"  # noqa: S608
-            return lambda: cursor.execute(sql, row)
-        if op == "get":
-            select = f"SELECT {columns} FROM customers WHERE id = %s"  # noqa: S608
-
-            def get() -> None:
-                cursor.execute(select, (self.seed_id,))
-                if cursor.fetchone() is None:
-                    raise RuntimeError("floor get found no row")
-
-            return get
-        if op == "update":
-            values = (f"Seed {i}", _now().replace(tzinfo=None), self.seed_id)
-            sql = "UPDATE customers SET name = %s, updated_at = %s WHERE id = %s"
-            return lambda: cursor.execute(sql, values)
-        if op == "list":
-            select = f"SELECT {columns} FROM customers ORDER BY id LIMIT %s"  # noqa: S608
-
-            def list_() -> None:
-                cursor.execute(select, (PAGE_SIZE + 1,))
-                cursor.fetchall()
-
-            return list_
-        customer_id = self.floor_ids.pop()
-        return lambda: cursor.execute("DELETE FROM customers WHERE id = %s", (customer_id,))
+    def count_work(self, call: Callable[[], Any]) -> dict[str, int]:
+        before = self.counters.mysql.read()
+        call()
+        return ServerStatus.statements(before, self.counters.mysql.read())
 
     def close(self) -> None:
-        self.connection.close()
-        self.transactional.close()
+        self.db.close()
 
 
 class DynamoDBWorkload(Workload):
     backend = "dynamodb"
 
-    def __init__(self, stack: LocalStack, counters: Counters, requests: int, naive: int) -> None:
-        super().__init__(stack, counters, requests, naive)
+    def __init__(self, stack: LocalStack, network: Network, counters: Counters) -> None:
+        super().__init__(stack, network, counters)
         self.client = stack.cloud.client("dynamodb")
         self.table = self.function.environment["CUSTOMERS_TABLE_NAME"]
-        self.index = self.function.environment["CUSTOMERS_LIST_INDEX_NAME"]
-        self.floor_items: list[dict[str, str]] = []
-        self.floor_seed: dict[str, str] = {}
-        os.environ["CUSTOMERS_TABLE_NAME"] = self.table  # what the notes' handlers read
 
-    def naive_handlers(self) -> Mapping[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
-        return naive_dynamodb.HANDLERS
+    def seed(self) -> None:
+        seed = self.put_customers(1 + LIST_FILL, "seed")
+        self.seed_id, self.seed_email = seed[0]["id"], seed[0]["email"]
 
-    def _item(self, who: str, i: int) -> dict[str, str]:
-        customer_id = str(uuid.uuid4())
-        moment = _iso(_now())
-        return {
-            "customerId": customer_id,
-            "name": f"{who} {i}",
-            "email": self.email(who.lower()),
-            "createdAt": moment,
-            "updatedAt": moment,
-        }
+    def put_customers(self, count: int, who: str) -> list[dict[str, str]]:
+        customers = [self.new_customer(who) for _ in range(count)]
+        moment = iso(now_ms())
+        for c in customers:
+            item = {
+                "pk": {"S": "CUSTOMER#" + c["id"]},
+                "customerId": {"S": c["id"]},
+                "name": {"S": c["name"]},
+                "email": {"S": c["email"]},
+                "createdAt": {"S": moment},
+                "updatedAt": {"S": moment},
+            }
+            self.client.put_item(TableName=self.table, Item=item)
+            guard = {"pk": {"S": "EMAIL#" + c["email"]}, "owner": {"S": c["id"]}}
+            self.client.put_item(TableName=self.table, Item=guard)
+        self.between_blocks()
+        return customers
 
-    def naive_event(self, op: str, i: int) -> dict[str, Any]:
-        if op == "create":
-            # The notes store the request body as the item: the client sends all of it.
-            item = self._item("Naive", i)
-            self.naive_ids.append(item["customerId"])
-            return self.events.make(op, body=item)
-        if op == "get":
-            return self.events.make(op, customer_id=self.seed_id)
-        if op == "update":
-            body = {"name": f"Seed {i}", "email": self.seed_email}
-            return self.events.make(op, customer_id=self.seed_id, body=body)
-        if op == "list":
-            return self.events.make(op, query={"limit": str(PAGE_SIZE)})
-        return self.events.make(op, customer_id=self.naive_ids.pop())
+    def remove(self, created: list[dict[str, str]]) -> None:
+        for c in created:
+            self.client.delete_item(TableName=self.table, Key={"pk": {"S": "CUSTOMER#" + c["id"]}})
+            self.client.delete_item(TableName=self.table, Key={"pk": {"S": "EMAIL#" + c["email"]}})
 
-    def _typed(self, item: dict[str, str]) -> dict[str, Any]:
-        attributes: dict[str, Any] = {name: {"S": value} for name, value in item.items()}
-        return attributes | {"pk": {"S": "CUSTOMER#" + item["customerId"]}}
-
-    def prepare(self, op: str, naive_count: int) -> None:
-        if op == "update":  # the floor's own customer, so its condition never races ours
-            self.floor_seed = self._item("Floor seed", 0)
-            self.client.put_item(TableName=self.table, Item=self._typed(self.floor_seed))
-        elif op == "list":  # several pages, so every list also issues a next-page token
-            for i in range(LIST_FILL):
-                item = self._item("Listed", i)
-                self.client.put_item(TableName=self.table, Item=self._typed(item))
-                guard = {"pk": {"S": "EMAIL#" + item["email"]}, "owner": {"S": item["customerId"]}}
-                self.client.put_item(TableName=self.table, Item=guard)
-
-    def after_block(self) -> None:
-        """Drop the stream records moto keeps for the customers table.
-
-        moto, unlike DynamoDB, deep-copies the whole table, stream records included, for
-        each item of a transaction (to roll back), so a write would cost more with every
-        record written before it and the figures would measure moto's copying. Nothing
-        reads the stream during the benchmark (its event source is not polled)."""
+    def between_blocks(self) -> None:
+        """Drop the stream records moto keeps: moto, unlike DynamoDB, deep-copies the whole
+        table, stream records included, for each item of a transaction, so every write
+        would cost more than the one before. Nothing reads the stream here."""
         backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.stack.region]
         shard = backend.get_table(self.table).stream_shard
         if shard is not None:
             shard.items.clear()
 
-    def floor_step(self, op: str, i: int) -> Callable[[], Any]:
-        """The boto3 call our repository makes for `op` (customer_platform.customers.dynamodb),
-        made raw: writes are the transactions that keep emails unique and catch a concurrent
-        writer, so moto's cost of a transaction is in the floor too."""
-        client, table = self.client, self.table
-        if op == "create":
-            item = self._item("Floor", i)
-            self.floor_items.append(item)
-            put_customer = {
-                "Put": {
-                    "TableName": table,
-                    "Item": self._typed(item),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-            claim_email = {
-                "Put": {
-                    "TableName": table,
-                    "Item": {
-                        "pk": {"S": "EMAIL#" + item["email"]},
-                        "owner": {"S": item["customerId"]},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-            return lambda: client.transact_write_items(TransactItems=[put_customer, claim_email])
-        if op == "get":
-            key = {"pk": {"S": "CUSTOMER#" + self.seed_id}}
+    def count_work(self, call: Callable[[], Any]) -> dict[str, int]:
+        before = self.counters.aws.of(self.key)
+        call()
+        after = self.counters.aws.of(self.key)
+        return dict(sorted((after - before).items()))
 
-            def get() -> None:
-                if "Item" not in client.get_item(TableName=table, Key=key, ConsistentRead=True):
-                    raise RuntimeError("floor get found no item")
-
-            return get
-        if op == "update":
-            seen = self.floor_seed["updatedAt"]
-            moment = _iso(_now())  # a real timestamp: ours lists this customer later
-            self.floor_seed = self.floor_seed | {"name": f"Floor seed {i}", "updatedAt": moment}
-            put = {
-                "Put": {
-                    "TableName": table,
-                    "Item": self._typed(self.floor_seed),
-                    "ConditionExpression": "updatedAt = :seen",
-                    "ExpressionAttributeValues": {":seen": {"S": seen}},
-                }
-            }
-            return lambda: client.transact_write_items(TransactItems=[put])
-        if op == "list":
-            return lambda: client.scan(TableName=table, IndexName=self.index, Limit=PAGE_SIZE + 1)
-        item = self.floor_items.pop()
-        delete_customer = {
-            "Delete": {
-                "TableName": table,
-                "Key": {"pk": {"S": "CUSTOMER#" + item["customerId"]}},
-                "ConditionExpression": "updatedAt = :seen",
-                "ExpressionAttributeValues": {":seen": {"S": item["updatedAt"]}},
-            }
-        }
-        release_email = {
-            "Delete": {
-                "TableName": table,
-                "Key": {"pk": {"S": "EMAIL#" + item["email"]}},
-                "ConditionExpression": "#owner = :id",
-                "ExpressionAttributeNames": {"#owner": "owner"},
-                "ExpressionAttributeValues": {":id": {"S": item["customerId"]}},
-            }
-        }
-        return lambda: client.transact_write_items(TransactItems=[delete_customer, release_email])
+    def close(self) -> None:
+        """Nothing held."""
 
 
 def run(
     stack: LocalStack,
+    network: Network,
     counters: Counters,
-    requests: int,
-    naive: dict[str, int],
+    requests: dict[str, dict[str, int]],
+    *,
+    rtts: tuple[float, ...],
     backends: tuple[str, ...] = ("rds", "dynamodb"),
 ) -> WarmResults:
     results = WarmResults()
@@ -573,19 +564,43 @@ def run(
         backend = workload_class.backend
         if backend not in backends:
             continue
-        workload = workload_class(stack, counters, requests, naive[backend])
+        workload = workload_class(stack, network, counters)
         try:
-            workload.cold_start()
-            cases: dict[str, Case] = {}
-            for ops in SCHEDULE:
+            workload.seed()
+            for rtt in rtts:
+                environment = network.apply(rtt)
+                results.networks[f"{rtt:g}"] = network.measured[rtt]
                 progress(
-                    f"warm {backend} {' and '.join(ops)}: {requests} ours, {requests} floor, "
-                    f"{naive[backend]} notes' handler, each"
+                    f"warm {backend} at rtt {rtt:g} ms: {requests[backend]['ours']} calls per "
+                    f"series, {requests[backend]['naive']} for the notes' handlers"
                 )
-                cases |= {case.op: case for case in workload.run(*ops)}
-            results.cases += [cases[op] for op in OPS]
+                with Worker(workload.function, environment=environment) as worker:
+                    workload.worker = worker
+                    cold = workload.events.make("get", customer_id=workload.seed_id)
+                    worker.run("ours", [cold])  # the cold call: connection, secrets, clients
+                    comparisons = workload.run(rtt, requests[backend], seed=int(rtt * 1000))
+                workload.worker = None
+                results.comparisons += comparisons
+                for comparison in comparisons:
+                    ours, floor = comparison.work.get("ours"), comparison.work.get("floor")
+                    sql = comparison.sql
+                    if sql.get("ours") != sql.get("floor"):
+                        results.errors.append(
+                            f"{comparison.key}: the floor does not send ours' statements: "
+                            f"ours {sql.get('ours')}, floor {sql.get('floor')}"
+                        )
+                    if ours != floor:
+                        results.errors.append(
+                            f"{comparison.key}: the floor does not do ours' work: "
+                            f"ours {ours}, floor {floor}"
+                        )
         finally:
             workload.close()
-        results.tallies[f"{backend}_ours"] = workload.ours_tally
-        results.tallies[f"{backend}_naive"] = workload.naive_tally
+        for variant, tally in workload.tallies.items():
+            if tally.invocations:
+                results.tallies[f"{backend}_{variant}"] = tally
     return results
+
+
+def counts_as_text(work: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(work).items()))

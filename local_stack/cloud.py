@@ -53,10 +53,22 @@ class _Placeholder:
 
 
 def _in_process_placeholder(
-    logical_id: str, resource_type: str, stack: str, region: str
+    logical_id: str,
+    resource_type: str,
+    stack: str,
+    region: str,
+    properties: dict[str, Any] | None = None,
 ) -> _Placeholder:
     name = f"{stack}-{logical_id}"
     arn_prefix = f"arn:aws:{{}}:{region}:{DEFAULT_ACCOUNT_ID}"
+    function = (properties or {}).get("FunctionName")
+    if resource_type in ("AWS::Lambda::Alias", "AWS::Lambda::Version") and isinstance(
+        function, dict
+    ):
+        # AutoPublishAlias: Ref is the qualified ARN of the function's alias or version
+        qualifier = (properties or {}).get("Name", "1")
+        arn = f"{arn_prefix.format('lambda')}:function:{stack}-{function['Ref']}:{qualifier}"
+        return _Placeholder(arn, {"Arn": arn, "Version": "1"})
     if resource_type == "AWS::Lambda::Function":
         arn = f"{arn_prefix.format('lambda')}:function:{name}"
     elif resource_type == "AWS::Lambda::LayerVersion":
@@ -312,7 +324,11 @@ class LocalCloud:
         resources: dict[str, Any] = transformed["Resources"]
         in_process = {
             logical_id: _in_process_placeholder(
-                logical_id, resource["Type"], self.stack_name, self.region
+                logical_id,
+                resource["Type"],
+                self.stack_name,
+                self.region,
+                resource.get("Properties"),
             )
             for logical_id, resource in resources.items()
             if resource["Type"].startswith(IN_PROCESS_PREFIXES)

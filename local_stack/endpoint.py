@@ -72,10 +72,15 @@ class AwsEndpoint:
         decisions: Path | None = None,
         enforce: bool | None = None,
         gate: Callable[[WsgiApp], Gate] | None = None,
+        middleware: Callable[[WsgiApp], WsgiApp] | None = None,
     ) -> None:
         """`gate`, for tests of the gate itself: builds the gate in front of moto's app
-        instead of the stack's (which checks every function against its template role)."""
+        instead of the stack's (which checks every function against its template role).
+        `middleware` wraps moto behind the gate: it sees the calls the gate let through (the
+        benchmark counts them there)."""
         moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        if middleware is not None:
+            moto = middleware(moto)
         self.registry = CredentialRegistry()
         self.log = DecisionLog(decisions)
         self.enforce = iam_enforced() if enforce is None else enforce

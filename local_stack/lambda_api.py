@@ -34,6 +34,9 @@ def handler_for(
 ) -> type[BaseHTTPRequestHandler]:
     class LambdaApiHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in two writes; with Nagle's algorithm the body waits for
+        # the client's delayed ACK (about 40 ms per keep-alive request, `make bench`).
+        disable_nagle_algorithm = True
         server_version = "local-lambda"
 
         def do_POST(self) -> None:

@@ -44,6 +44,9 @@ class LocalStack:
     template_path: Path = TEMPLATE  # tests deploy changed copies of template.yaml
     log_dir: Path = STATE_DIR / "logs"
     echo: TextIO | None = None  # where function logs are shown as they are written
+    # The AWS endpoint as the functions reach it (default: the endpoint itself); e.g. a
+    # TcpProxy in front of it, to put a network distance between functions and AWS.
+    function_endpoint_url: str | None = None
     template: SamTemplate = field(init=False)
     cloud: LocalCloud = field(init=False)
     runtime: LocalRuntime = field(init=False)
@@ -167,7 +170,7 @@ class LocalStack:
                 layers=self._layers,
                 region=self.region,
                 credentials=credentials,
-                endpoint_url=self.endpoint.url,
+                endpoint_url=self.function_endpoint_url or self.endpoint.url,
             )
 
         return make

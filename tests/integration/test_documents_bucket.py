@@ -147,9 +147,9 @@ def test_object_created_under_documents_notifies_the_upload_checker(
     config = s3.get_bucket_notification_configuration(Bucket=bucket)
 
     (target,) = config["LambdaFunctionConfigurations"]
-    assert target["LambdaFunctionArn"] == stack.cloud.resolve(
-        {"Fn::GetAtt": ["DocumentUploadedFunction", "Arn"]}
-    )
+    # the function's published "live" alias (AutoPublishAlias), as every event source uses
+    function_arn = stack.cloud.resolve({"Fn::GetAtt": ["DocumentUploadedFunction", "Arn"]})
+    assert target["LambdaFunctionArn"] == f"{function_arn}:live"
     assert target["Events"] == ["s3:ObjectCreated:*"]
     (rule,) = target["Filter"]["Key"]["FilterRules"]
     assert (rule["Name"].lower(), rule["Value"]) == ("prefix", "documents/")

@@ -163,7 +163,8 @@ def test_api_gateway_invokes_the_functions_with_their_permissions_not_the_caller
     assert CALLER_CREDENTIALS not in json.dumps(template.transformed)
     # ...and each function behind a route lets API Gateway (this API only) invoke it
     invoked = {
-        re.search(r"\$\{(\w+)\.Arn\}", i["uri"]["Fn::Sub"]).group(1)  # type: ignore[union-attr]
+        # the function's ARN, or its live alias (AutoPublishAlias: every route calls it)
+        re.search(r"\$\{(\w+?)(?:\.Arn)?\}/invocations", i["uri"]["Fn::Sub"]).group(1)  # type: ignore[union-attr]
         for i in routes.values()
     }
     permitted = {
@@ -199,12 +200,19 @@ def alarms_on_queue(template: SamTemplate, queue: str) -> list[dict[str, Any]]:
     ]
 
 
+def function_of(target: dict[str, Any]) -> str:
+    """The function a schedule targets: its ARN, or its live alias (AutoPublishAlias)."""
+    if "Fn::GetAtt" in target:
+        return str(target["Fn::GetAtt"][0])
+    return str(target["Ref"]).removesuffix("Aliaslive")
+
+
 def test_every_scheduled_function_sends_failed_runs_to_an_alarmed_queue():
     """Mutation caught: removing a scheduled function's EventInvokeConfig, its queue's alarm,
     or its KMS permission through SQS (Lambda could not write to the encrypted queue)."""
     template = deployed()
     scheduled = {
-        s["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]
+        function_of(s["Properties"]["Target"]["Arn"])
         for s in of_type(template, "AWS::Scheduler::Schedule").values()
     }
     configs = {

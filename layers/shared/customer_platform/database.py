@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import ssl
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -165,6 +166,10 @@ def _is_lost(error: pymysql.MySQLError) -> bool:
     return isinstance(error, pymysql.InterfaceError) or error_code(error) in CONNECTION_LOST
 
 
+# Every Database of this execution environment, for the SnapStart hooks (snapstart.py).
+OPEN: "weakref.WeakSet[Database]" = weakref.WeakSet()
+
+
 @cache
 def tls_context() -> ssl.SSLContext:
     """How every connection is secured: TLS 1.2 or later, the server's certificate verified
@@ -197,6 +202,7 @@ class Database:
         self._tls = tls
         self._connection: Connection | None = None
         self.connections_opened = 0  # for logs, tests and the benchmark
+        OPEN.add(self)
 
     # -- connection ---------------------------------------------------------------------
 
