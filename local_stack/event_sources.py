@@ -31,7 +31,7 @@ from moto.events.models import EventPattern
 
 from local_stack import s3
 from local_stack.cloud import LocalCloud
-from local_stack.functions import LocalFunction
+from local_stack.functions import FunctionError, LocalFunction
 from local_stack.iam import Deliveries
 
 
@@ -233,13 +233,21 @@ class ScheduleMapping:
 
     Locally, time is compressed: a `rate(...)` schedule (the outbox relay) runs on every
     polling round; a `cron(...)` schedule (the daily partner sync) runs only when asked
-    (`run()`, which `make sync` uses)."""
+    (`run()`, which `make sync` uses).
+
+    The scheduler invokes asynchronously (`deliver()`): a failed run is Lambda's to retry
+    (the function's EventInvokeConfig, twice by default) and then to send to its on-failure
+    destination, with the function's role, as Lambda does; retries follow at once locally,
+    where Lambda waits a minute or two."""
 
     function: LocalFunction
     name: str
     expression: str
     schedule_id: str | None = None  # the AWS::Scheduler::Schedule in the transformed template
     deliveries: Deliveries | None = None
+    retries: int = 2  # EventInvokeConfig.MaximumRetryAttempts
+    on_failure_url: str | None = None  # EventInvokeConfig's OnFailure destination (SQS)
+    cloud: LocalCloud | None = None
 
     @property
     def continuous(self) -> bool:
@@ -263,13 +271,53 @@ class ScheduleMapping:
         }
         return self.function.invoke(event).result
 
+    def deliver(self) -> Any:
+        """One run as the scheduler makes it: an asynchronous invoke, retried by Lambda and
+        then recorded in the on-failure destination. The result, or None if every try
+        failed."""
+        failure: FunctionError | None = None
+        for _ in range(1 + self.retries):
+            try:
+                return self.run()
+            except FunctionError as error:
+                failure = error
+            except PermissionError:
+                return None  # the scheduler could not invoke: its own retries and DLQ
+        if failure is not None:
+            self._record_failure(failure)
+        return None
+
+    def _record_failure(self, failure: FunctionError) -> None:
+        name = self.function.source.logical_id
+        print(
+            f"{name}: a scheduled run failed {1 + self.retries} times: {failure}", file=sys.stderr
+        )
+        if self.on_failure_url is None:
+            return
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{self.function.arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 1 + self.retries,
+            },
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "responsePayload": failure.error,
+        }
+        if self.cloud is None:
+            return
+        sqs = self.cloud.client("sqs", self.function.credentials)  # Lambda uses the role
+        try:
+            sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(record))
+        except ClientError as error:
+            print(f"{name}: on-failure destination refused the record: {error}", file=sys.stderr)
+
     def poll(self) -> int:
         if not self.continuous:
             return 0
-        try:
-            result = self.run()
-        except Exception:  # noqa: BLE001 - a failed scheduled run is retried by the next one
-            return 0
+        result = self.deliver()
         return int(result.get("published", 0)) if isinstance(result, dict) else 0
 
 
@@ -335,6 +383,8 @@ class EventSources:
                             if f"{logical_id}{name}" in deliveries.policies.schedules
                             else None,
                             deliveries=deliveries,
+                            cloud=cloud,
+                            **_async_config(cloud, logical_id),
                         )
                     )
                 elif event.get("Type") == "S3":
@@ -409,6 +459,22 @@ def _s3_notifications(
         cloud=cloud,
         deliveries=deliveries,
     )
+
+
+def _async_config(cloud: LocalCloud, logical_id: str) -> dict[str, Any]:
+    """The function's EventInvokeConfig: retries and on-failure destination of async runs."""
+    for resource in cloud.template.transformed["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Lambda::EventInvokeConfig" and props.get("FunctionName") == {
+            "Ref": logical_id
+        }:
+            destination = (props.get("DestinationConfig") or {}).get("OnFailure", {})
+            arn = cloud.resolve(destination["Destination"]) if destination else None
+            return {
+                "retries": int(props.get("MaximumRetryAttempts", 2)),
+                "on_failure_url": _queue_url(cloud, arn) if arn else None,
+            }
+    return {}
 
 
 def _queue_url(cloud: LocalCloud, arn: str) -> str:
