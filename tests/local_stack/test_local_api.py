@@ -243,6 +243,27 @@ def test_make_sync_twice_leaves_each_partner_customer_once(
         assert "customers with a partner id in MySQL: 40" in run.stdout
 
 
+def test_make_sync_without_a_url_uses_the_bundled_partner_feed(local_api: dict[str, Any]):
+    """Catches: `make sync` reaching for the template's public default (the internet)."""
+    state = Path(local_api["outputs_file"]).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PARTNER_URL"))}
+    env |= {"LOCAL_STATE_DIR": str(state)}
+
+    run = subprocess.run(
+        [sys.executable, "-m", "local_stack.sync"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "No PARTNER_URL: using the bundled local partner feed (http://127.0.0.1:" in run.stderr
+    assert "fetched 25 rows in 1 page(s): 25 valid" in run.stdout
+
+
 def test_every_function_runs_as_runtime_emulator_processes_with_only_its_own_environment(
     local_api: dict[str, Any],
 ):
