@@ -7,18 +7,25 @@ local build of the layer trusts that CA on the same verification path.
 """
 
 import datetime
+import hashlib
+import re
 import ssl
+from importlib.resources import files
 
 import pymysql
 import pytest
 from cryptography import x509
 
-from customer_platform.database import tls_context
+from customer_platform import certs
+from customer_platform.database import Credentials, Database, tls_context
+from customer_platform.errors import Unavailable
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from local_stack.template import load_yaml
 from local_stack.tls import issue
 from tests.support.customers import CustomersClient
+
+BUNDLE = files("customer_platform.certs").joinpath("database-ca-bundle.pem")
 
 
 def test_a_plaintext_connection_is_refused(mysql_server: ServerAddress):
@@ -32,10 +39,30 @@ def test_a_plaintext_connection_is_refused(mysql_server: ServerAddress):
     assert refused.value.args[0] == 1045
 
 
+def test_the_functions_refuse_a_server_whose_ca_the_layer_does_not_ship(
+    mysql_server: ServerAddress,
+):
+    """The functions' own path (Database with its default context, the layer's bundle as
+    shipped, without the local CA the local build adds) meets the local server, whose
+    certificate no RDS or Amazon root signed: refused before any login.
+    Catches: verification turned off in tls_context (CERT_NONE, or no CA given)."""
+    credentials = Credentials(
+        mysql_server.host, mysql_server.port, mysql_server.user, mysql_server.password, "mysql"
+    )
+    database = Database(lambda _force: credentials)
+
+    with pytest.raises(Unavailable) as refused:
+        database.run(lambda cursor: cursor.execute("SELECT 1"))
+
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value.__cause__)
+    assert database.connections_opened == 0
+
+
 def test_a_server_whose_certificate_the_client_does_not_trust_is_refused(
     mysql_server: ServerAddress, tmp_path
 ):
-    """Catches: certificate verification turned off (CERT_NONE, or no CA given)."""
+    """A client holding another CA (here a second local one) is refused by the local
+    server's certificate. Catches: the local server serving no certificate at all."""
     stranger = ssl.create_default_context(cafile=str(issue(tmp_path).ca_file))
 
     with pytest.raises(pymysql.OperationalError) as refused:
@@ -57,9 +84,7 @@ def test_the_layer_trusts_the_rds_and_amazon_roots_only():
     """The bundle the functions verify RDS (and RDS Proxy) with: the 2021 Amazon RDS G1 roots
     and Amazon Root CA 1-4; every one self-signed and unexpired, none of the retired 2019 CA.
     Catches: a bundle swapped for the 2019 one, or an expired or foreign certificate."""
-    from importlib.resources import files  # noqa: PLC0415 - the layer's package data
-
-    pem = files("customer_platform.certs").joinpath("database-ca-bundle.pem").read_bytes()
+    pem = BUNDLE.read_bytes()
     certificates = x509.load_pem_x509_certificates(pem)
     now = datetime.datetime.now(datetime.UTC)
     names = []
@@ -76,9 +101,40 @@ def test_the_layer_trusts_the_rds_and_amazon_roots_only():
     assert len(rds) >= 3 * 32  # three key types in each of at least 32 regions
 
 
-def test_one_tls_context_per_execution_environment():
-    """Building one loads a hundred roots; the connection code reuses it."""
-    assert tls_context() is tls_context()
+def test_the_rds_roots_are_the_snapshot_whose_checksum_the_layer_pins():
+    """The bundle's RDS part (its leading certificates, up to Amazon Root CA 1) is byte for
+    byte the global bundle whose sha256 certs/__init__.py names. Catches: a bundle edited
+    or replaced (a 2019 copy, a partial download) without the pinned checksum changing."""
+    pinned = re.search(r"sha256 ([0-9a-f]{64})", certs.__doc__ or "")
+    pem = BUNDLE.read_bytes()
+    ends = [match.end() for match in re.finditer(rb"-----END CERTIFICATE-----\n", pem)]
+    subjects = [c.subject.rfc4514_string() for c in x509.load_pem_x509_certificates(pem)]
+    leading_rds = next(i for i, subject in enumerate(subjects) if "Amazon RDS" not in subject)
+
+    assert pinned, "certs/__init__.py names the sha256 of the RDS bundle it holds"
+    assert hashlib.sha256(pem[: ends[leading_rds - 1]]).hexdigest() == pinned.group(1)
+    assert not [s for s in subjects[leading_rds:] if "Amazon RDS" in s], "RDS roots lead"
+
+
+def test_one_tls_context_per_execution_environment(monkeypatch: pytest.MonkeyPatch):
+    """Building one loads a hundred roots (tens of milliseconds); every connection of the
+    environment, of every Database in it, is handed the same one.
+    Catches: a context built per connect (or per Database)."""
+    handed: list[object] = []
+
+    def connect(**options: object) -> None:
+        handed.append(options["ssl"])
+        raise pymysql.OperationalError(2003, "no server in this test")
+
+    monkeypatch.setattr(pymysql, "connect", connect)
+    credentials = Credentials("db.invalid", 3306, "app", "secret", "customers")
+    for database in (Database(lambda _force: credentials), Database(lambda _force: credentials)):
+        for _ in range(2):
+            with pytest.raises(Unavailable):
+                database.run(lambda cursor: None)
+
+    assert len(handed) == 4
+    assert all(context is tls_context() for context in handed)
     assert tls_context().verify_mode == ssl.CERT_REQUIRED
     assert tls_context().check_hostname
 
