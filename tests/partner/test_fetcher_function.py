@@ -84,3 +84,17 @@ def test_an_unreadable_feed_url_fails_the_run_with_the_alarms_metric(fresh_stack
     assert '"PartnerConfigReadFailed":[1.0]' in failed.value.logs
     assert "cannot read the partner feed URL" in failed.value.logs
     assert queued_rows(fresh_stack) == []
+    # in the namespace and with the dimensions the alarm watches (else it never fires)
+    alarm = fresh_stack.template.source["Resources"]["PartnerConfigReadFailedAlarm"]["Properties"]
+    (emitted,) = [
+        record
+        for line in failed.value.logs.splitlines()
+        if line.startswith("{") and '"PartnerConfigReadFailed"' in line
+        for record in [json.loads(line)]
+        if "_aws" in record
+    ]
+    (metrics,) = emitted["_aws"]["CloudWatchMetrics"]
+    assert metrics["Namespace"] == alarm["Namespace"]
+    assert {name: emitted[name] for name in metrics["Dimensions"][0]} == {
+        d["Name"]: d["Value"] for d in alarm["Dimensions"]
+    }
