@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -338,9 +339,18 @@ class FunctionPool:
         finally:
             self._release(environment, keep)
         duration_ms = (time.perf_counter() - started) * 1000
+        error = outcome.get("__error__") if isinstance(outcome, dict) else None
+        if error is not None and error["errorType"] == "Sandbox.Timedout":
+            # The RIE logs only "Invoke failed error=errResetReceived"; Lambda's log stream
+            # says what happened, and so does the function's log here (file and terminal).
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            reason = error["errorMessage"].split("Error: ", 1)[-1].strip()
+            line = f"{stamp} {_request_id(lines)} {reason}"
+            self._on_line(self.spec.logical_id, line)
+            lines.append(line)
         logs = "".join(f"{line}\n" for line in lines)
-        if isinstance(outcome, dict) and outcome.get("__error__"):
-            raise FunctionError(self.spec.name, outcome["__error__"], logs)
+        if error is not None:
+            raise FunctionError(self.spec.name, error, logs)
         return Invocation(outcome, logs, duration_ms, _request_id(lines), cold)
 
     def _classify(self, status: int, body: bytes, lines: list[str]) -> tuple[bool, Any]:

@@ -78,7 +78,8 @@ def add(runtime: LocalRuntime, name: str, **changes: Any) -> FunctionPool:
 
 def test_a_function_past_its_timeout_is_cut_off_and_its_next_call_is_cold(runtime: LocalRuntime):
     """Catches: AWS_LAMBDA_FUNCTION_TIMEOUT not passed to the emulator (it then allows
-    300 s), or a timed-out environment kept in the pool (the next call would be warm)."""
+    300 s), a timed-out environment kept in the pool (the next call would be warm), or a
+    log that never says the invocation timed out (the RIE itself only logs a reset)."""
     pool = add(runtime, "timeout")
     first = pool.invoke({"tag": "warm-up"}).result
 
@@ -90,6 +91,9 @@ def test_a_function_past_its_timeout_is_cut_off_and_its_next_call_is_cold(runtim
     assert failure.value.timed_out
     assert f"Task timed out after {TIMEOUT_S}.00 seconds" in failure.value.error["errorMessage"]
     assert elapsed < TIMEOUT_S + 2.5, "cut off at the template's timeout, not after the sleep"
+    said = f"{failure.value.error['errorMessage'].split()[1]} Task timed out after {TIMEOUT_S}.00"
+    assert said in failure.value.logs, "the log says why the invocation ended, as Lambda's does"
+    assert said in runtime.logs.path("timeout").read_text()
     after = pool.invoke({"tag": "after"})
     assert after.cold
     assert after.result["pid"] != first["pid"]
