@@ -6,6 +6,7 @@ awslambdaric, on the template's Python. Each test breaks one rule's guard if it 
 removed; the mutation it catches is named in its docstring.
 """
 
+import json
 import os
 import threading
 import time
@@ -16,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from local_stack.functions import FunctionError
+from local_stack.apigateway import LocalApi, Route
+from local_stack.functions import FunctionError, LocalFunction
 from local_stack.runtime import FunctionPool, LocalRuntime, new_credentials
 from local_stack.runtime.environment import RESERVED, FunctionConfig
+from local_stack.template import FunctionSource
 
 PROBE = Path(__file__).with_name("probe_function")
 TIMEOUT_S = 2
@@ -245,6 +248,52 @@ def test_a_request_over_six_megabytes_is_refused_before_any_environment_starts(
 
     assert failure.value.error_type == "RequestEntityTooLargeException"
     assert pool.started == 0
+
+
+def test_a_response_over_six_megabytes_is_a_function_error(runtime: LocalRuntime):
+    """Catches: Lambda's 6 MB synchronous response limit not applied (the emulator itself
+    lets up to 100 bytes more through)."""
+    pool = add(runtime, "response")
+    limit = 6 * 1024 * 1024
+
+    assert len(pool.invoke({"size": limit}).result["data"]) > limit - 20
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"size": limit + 1})
+
+    assert failure.value.error_type == "Function.ResponseSizeTooLarge"
+
+
+@pytest.mark.parametrize(
+    ("orders", "said"),
+    [
+        ({"raise": "boom"}, "ValueError: boom"),
+        ({"sleep": TIMEOUT_S + 3}, f"Task timed out after {TIMEOUT_S}.00 seconds"),
+        ({"exit": 3}, "exit status 3"),
+    ],
+    ids=["function-error", "timeout", "runtime-exit"],
+)
+def test_api_gateway_answers_a_failed_invocation_with_a_502_json_message(
+    runtime: LocalRuntime, orders: dict[str, Any], said: str
+):
+    """A function error, a timeout or a crashed runtime behind a proxy integration is what
+    API Gateway answers 502 {"message": "Internal server error"} for; the function's log
+    says what happened. Catches: a failure passed through as the function's answer, a
+    500, an HTML or empty body, or the failure's log lost."""
+    name = f"api-{next(iter(orders))}"
+    function = LocalFunction(
+        FunctionSource(name, PROBE, "app.handler", (), TIMEOUT_S),
+        config(name),
+        add(runtime, name),
+        new_credentials(),
+    )
+    api = LocalApi([Route.of("POST", "/probe", name)], {name: function}, stage="v1")
+
+    response = api.request("POST", "/probe", body=json.dumps(orders))
+
+    assert response.status == 502
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"message": "Internal server error"}
+    assert said in response.logs
 
 
 def test_idle_environments_are_stopped(runtime: LocalRuntime):
