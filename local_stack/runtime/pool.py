@@ -207,6 +207,11 @@ class ExecutionEnvironment:
                 )
                 response = connection.getresponse()
                 status, body = response.status, response.read()
+            except (OSError, http.client.HTTPException) as error:
+                # The emulator itself went away mid-invocation (killed, or out of memory):
+                # answered as the emulator answers a runtime that exits, so the caller sees
+                # a failed invocation (API Gateway a 502) and the environment is discarded.
+                status, body = 502, _exit_error(error)
             finally:
                 connection.close()
             # The RIE prints REPORT before it answers; give the reader a moment to get there.
@@ -222,6 +227,13 @@ class ExecutionEnvironment:
     def stop(self) -> None:
         self._stop_process(self.process)
         self._reader.join(timeout=2)
+
+
+def _exit_error(error: Exception) -> bytes:
+    message = (
+        f"Runtime exited without providing a reason: the execution environment ended ({error!r})"
+    )
+    return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
 
 
 def _request_id(lines: list[str]) -> str:

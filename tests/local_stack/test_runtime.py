@@ -8,6 +8,7 @@ removed; the mutation it catches is named in its docstring.
 
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -187,6 +188,27 @@ def test_a_crashed_environment_is_replaced(runtime: LocalRuntime):
     after = pool.invoke({"tag": "after"})
     assert after.cold
     assert after.result["pid"] != before
+
+
+def test_an_emulator_killed_mid_invocation_is_a_runtime_exit_and_is_replaced(
+    runtime: LocalRuntime,
+):
+    """Catches: a connection error from a vanished emulator raised as is (API Gateway
+    would drop the client's connection instead of answering 502), or that environment
+    kept."""
+    pool = add(runtime, "killed")
+    runtime_pid = pool.invoke({"tag": "before"}).result["pid"]
+    stat = Path(f"/proc/{runtime_pid}/stat").read_text()
+    emulator_pid = int(stat.rsplit(")", 1)[1].split()[1])  # the runtime's parent: the RIE
+    threading.Timer(0.5, os.kill, (emulator_pid, signal.SIGKILL)).start()
+
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"sleep": 1.5})
+
+    assert failure.value.error_type == "Runtime.ExitError"
+    after = pool.invoke({"tag": "after"})
+    assert after.cold
+    assert after.result["pid"] != runtime_pid
 
 
 def test_a_handler_error_is_a_function_error_with_its_logs_and_the_environment_stays_warm(
