@@ -5,8 +5,9 @@ Each resource takes one of three paths:
 * moto's CloudFormation creates it (tables, keys, queues, topics, buckets, log groups...);
 * a *shim* here creates it through moto's API, for the few types moto's CloudFormation does
   not implement (a generated secret, an SNS subscription, a queue or bucket policy);
-* it runs *in process* instead (functions, layers, API Gateway, IAM): moto cannot execute
-  Lambda code without Docker, so references to these resources become fixed local names.
+* the local stack plays it instead (functions and layers in the local runtime's execution
+  environments; API Gateway and IAM in this process): moto cannot execute Lambda code
+  without Docker, so references to these resources become fixed local names.
 
 Intrinsic functions in shims, function environments and outputs are resolved by moto's own
 resolver against the deployed stack, so `!Ref`, `!GetAtt` and `!Sub` mean what they mean in

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,11 @@ class ExecutionEnvironment:
                 )
                 response = connection.getresponse()
                 status, body = response.status, response.read()
+            except (OSError, http.client.HTTPException) as error:
+                # The emulator itself went away mid-invocation (killed, or out of memory):
+                # answered as the emulator answers a runtime that exits, so the caller sees
+                # a failed invocation (API Gateway a 502) and the environment is discarded.
+                status, body = 502, _exit_error(error)
             finally:
                 connection.close()
             # The RIE prints REPORT before it answers; give the reader a moment to get there.
@@ -221,6 +227,13 @@ class ExecutionEnvironment:
     def stop(self) -> None:
         self._stop_process(self.process)
         self._reader.join(timeout=2)
+
+
+def _exit_error(error: Exception) -> bytes:
+    message = (
+        f"Runtime exited without providing a reason: the execution environment ended ({error!r})"
+    )
+    return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
 
 
 def _request_id(lines: list[str]) -> str:
@@ -338,9 +351,18 @@ class FunctionPool:
         finally:
             self._release(environment, keep)
         duration_ms = (time.perf_counter() - started) * 1000
+        error = outcome.get("__error__") if isinstance(outcome, dict) else None
+        if error is not None and error["errorType"] == "Sandbox.Timedout":
+            # The RIE logs only "Invoke failed error=errResetReceived"; Lambda's log stream
+            # says what happened, and so does the function's log here (file and terminal).
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            reason = error["errorMessage"].split("Error: ", 1)[-1].strip()
+            line = f"{stamp} {_request_id(lines)} {reason}"
+            self._on_line(self.spec.logical_id, line)
+            lines.append(line)
         logs = "".join(f"{line}\n" for line in lines)
-        if isinstance(outcome, dict) and outcome.get("__error__"):
-            raise FunctionError(self.spec.name, outcome["__error__"], logs)
+        if error is not None:
+            raise FunctionError(self.spec.name, error, logs)
         return Invocation(outcome, logs, duration_ms, _request_id(lines), cold)
 
     def _classify(self, status: int, body: bytes, lines: list[str]) -> tuple[bool, Any]:

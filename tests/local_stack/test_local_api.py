@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from local_stack.partner_feed import PartnerFeed, sample_rows
+from local_stack.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -295,11 +296,16 @@ def test_the_sam_env_vars_file_holds_each_functions_template_variables(
 ):
     """`sam local invoke --env-vars .local/sam-env.json` (with Docker) gets the variables
     the local runtime gives each function, and reaches the local endpoint from a container.
-    Catches: a variable missing from the file, or the endpoint written as 127.0.0.1 (which
-    inside a container is the container itself)."""
+    Catches: a function or a variable missing from the file, or the endpoint written as
+    127.0.0.1 (which inside a container is the container itself)."""
     state: Path = local_api["state"]
     variables = json.loads((state / "sam-env.json").read_text())
     endpoint_port = local_api["outputs"]["AwsEndpointUrl"].rsplit(":", 1)[1]
+    template = load_template()
+    for logical_id in template.functions:
+        properties = template.transformed["Resources"][logical_id]["Properties"]
+        names = set((properties.get("Environment") or {}).get("Variables") or {})
+        assert set(variables[logical_id]) == names, logical_id
 
     functions = descendants(local_api["process"].pid)
     running = {

@@ -6,7 +6,9 @@ awslambdaric, on the template's Python. Each test breaks one rule's guard if it 
 removed; the mutation it catches is named in its docstring.
 """
 
+import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from local_stack.functions import FunctionError
+from local_stack.apigateway import LocalApi, Route
+from local_stack.functions import FunctionError, LocalFunction
 from local_stack.runtime import FunctionPool, LocalRuntime, new_credentials
 from local_stack.runtime.environment import RESERVED, FunctionConfig
+from local_stack.template import FunctionSource
 
 PROBE = Path(__file__).with_name("probe_function")
 TIMEOUT_S = 2
@@ -78,7 +82,8 @@ def add(runtime: LocalRuntime, name: str, **changes: Any) -> FunctionPool:
 
 def test_a_function_past_its_timeout_is_cut_off_and_its_next_call_is_cold(runtime: LocalRuntime):
     """Catches: AWS_LAMBDA_FUNCTION_TIMEOUT not passed to the emulator (it then allows
-    300 s), or a timed-out environment kept in the pool (the next call would be warm)."""
+    300 s), a timed-out environment kept in the pool (the next call would be warm), or a
+    log that never says the invocation timed out (the RIE itself only logs a reset)."""
     pool = add(runtime, "timeout")
     first = pool.invoke({"tag": "warm-up"}).result
 
@@ -90,6 +95,9 @@ def test_a_function_past_its_timeout_is_cut_off_and_its_next_call_is_cold(runtim
     assert failure.value.timed_out
     assert f"Task timed out after {TIMEOUT_S}.00 seconds" in failure.value.error["errorMessage"]
     assert elapsed < TIMEOUT_S + 2.5, "cut off at the template's timeout, not after the sleep"
+    said = f"{failure.value.error['errorMessage'].split()[1]} Task timed out after {TIMEOUT_S}.00"
+    assert said in failure.value.logs, "the log says why the invocation ended, as Lambda's does"
+    assert said in runtime.logs.path("timeout").read_text()
     after = pool.invoke({"tag": "after"})
     assert after.cold
     assert after.result["pid"] != first["pid"]
@@ -182,6 +190,27 @@ def test_a_crashed_environment_is_replaced(runtime: LocalRuntime):
     assert after.result["pid"] != before
 
 
+def test_an_emulator_killed_mid_invocation_is_a_runtime_exit_and_is_replaced(
+    runtime: LocalRuntime,
+):
+    """Catches: a connection error from a vanished emulator raised as is (API Gateway
+    would drop the client's connection instead of answering 502), or that environment
+    kept."""
+    pool = add(runtime, "killed")
+    runtime_pid = pool.invoke({"tag": "before"}).result["pid"]
+    stat = Path(f"/proc/{runtime_pid}/stat").read_text()
+    emulator_pid = int(stat.rsplit(")", 1)[1].split()[1])  # the runtime's parent: the RIE
+    threading.Timer(0.5, os.kill, (emulator_pid, signal.SIGKILL)).start()
+
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"sleep": 1.5})
+
+    assert failure.value.error_type == "Runtime.ExitError"
+    after = pool.invoke({"tag": "after"})
+    assert after.cold
+    assert after.result["pid"] != runtime_pid
+
+
 def test_a_handler_error_is_a_function_error_with_its_logs_and_the_environment_stays_warm(
     runtime: LocalRuntime,
 ):
@@ -241,6 +270,52 @@ def test_a_request_over_six_megabytes_is_refused_before_any_environment_starts(
 
     assert failure.value.error_type == "RequestEntityTooLargeException"
     assert pool.started == 0
+
+
+def test_a_response_over_six_megabytes_is_a_function_error(runtime: LocalRuntime):
+    """Catches: Lambda's 6 MB synchronous response limit not applied (the emulator itself
+    lets up to 100 bytes more through)."""
+    pool = add(runtime, "response")
+    limit = 6 * 1024 * 1024
+
+    assert len(pool.invoke({"size": limit}).result["data"]) > limit - 20
+    with pytest.raises(FunctionError) as failure:
+        pool.invoke({"size": limit + 1})
+
+    assert failure.value.error_type == "Function.ResponseSizeTooLarge"
+
+
+@pytest.mark.parametrize(
+    ("orders", "said"),
+    [
+        ({"raise": "boom"}, "ValueError: boom"),
+        ({"sleep": TIMEOUT_S + 3}, f"Task timed out after {TIMEOUT_S}.00 seconds"),
+        ({"exit": 3}, "exit status 3"),
+    ],
+    ids=["function-error", "timeout", "runtime-exit"],
+)
+def test_api_gateway_answers_a_failed_invocation_with_a_502_json_message(
+    runtime: LocalRuntime, orders: dict[str, Any], said: str
+):
+    """A function error, a timeout or a crashed runtime behind a proxy integration is what
+    API Gateway answers 502 {"message": "Internal server error"} for; the function's log
+    says what happened. Catches: a failure passed through as the function's answer, a
+    500, an HTML or empty body, or the failure's log lost."""
+    name = f"api-{next(iter(orders))}"
+    function = LocalFunction(
+        FunctionSource(name, PROBE, "app.handler", (), TIMEOUT_S),
+        config(name),
+        add(runtime, name),
+        new_credentials(),
+    )
+    api = LocalApi([Route.of("POST", "/probe", name)], {name: function}, stage="v1")
+
+    response = api.request("POST", "/probe", body=json.dumps(orders))
+
+    assert response.status == 502
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"message": "Internal server error"}
+    assert said in response.logs
 
 
 def test_idle_environments_are_stopped(runtime: LocalRuntime):

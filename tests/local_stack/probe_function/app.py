@@ -1,9 +1,11 @@
 """A function for testing the local runtime itself (not part of the stack).
 
-The event says what to do: sleep, exit the process, or report the environment; every
-call reports the process id, so a test can tell which execution environment served it.
+The event (or, through API Gateway, its body) says what to do: sleep, exit the process,
+raise, answer with a response of a given size, or report the environment; the other
+answers carry the process id, so a test can tell which execution environment served it.
 """
 
+import json
 import os
 import time
 from typing import Any
@@ -12,6 +14,8 @@ STARTED = time.time()  # once per execution environment (the init phase)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event.get("body"), str):  # through API Gateway: the orders are the body
+        event = json.loads(event["body"])
     print(f"probe {event.get('tag', '')} in {os.getpid()}")
     if event.get("sleep"):
         time.sleep(float(event["sleep"]))
@@ -19,6 +23,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         os._exit(int(event["exit"]))
     if event.get("raise"):
         raise ValueError(str(event["raise"]))
+    if "size" in event:  # a response of exactly `size` bytes
+        return {"data": "x" * (int(event["size"]) - len(json.dumps({"data": ""})))}
     return {
         "pid": os.getpid(),
         "started": STARTED,
