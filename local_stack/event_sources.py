@@ -398,6 +398,11 @@ class EventSources:
     def for_function(self, logical_id: str) -> list[Mapping]:
         return [m for m in self.mappings if m.function.source.logical_id == logical_id]
 
+    @property
+    def polling(self) -> bool:
+        """True while `start()`'s threads poll (under `make api`), False when tests drain."""
+        return bool(self._threads) and not self._stop.is_set()
+
     def drain(self, max_rounds: int = 100) -> int:
         """Run every mapping until a whole round moves nothing; the records handled."""
         total = 0

@@ -10,6 +10,7 @@ schedules. `make api`, `make demo`, `make invoke`, `make sync` and the tests all
 
 import dataclasses
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,10 +116,15 @@ class LocalStack:
         self.api = LocalApi.from_template(
             self.template, self.functions, self.parameters.get("Stage", stage), self.deliveries
         )
-        # S3 notifications are asynchronous in AWS too; here a finished upload's reach the
-        # function at the latest before the API serves its next request.
-        mappings = self.event_sources.mappings
-        self.api.before_request.append(lambda: s3.deliver_notifications(mappings))
+        # S3 notifications are asynchronous in AWS too. Under `make api` their own poller
+        # delivers them, as it does queue batches, so no route ever waits for the
+        # notification function. Where nothing polls (tests that drain the event sources
+        # themselves), a finished upload's notification reaches the function at the latest
+        # before the API serves its next request, so a listing right after it is exact.
+        sources = self.event_sources
+        self.api.before_request.append(
+            lambda: 0 if sources.polling else s3.deliver_notifications(sources.mappings)
+        )
         authorizer.install(self)  # only with an explicit ApiAuth=COGNITO: the API is open otherwise
 
     def _credentials(self, logical_id: str) -> Credentials:
@@ -161,6 +167,14 @@ class LocalStack:
         returned fault's `remaining` to 0 ends it."""
         principal = self.policies.functions[logical_id].principal().arn
         return self.endpoint.gate.inject_fault(principal, action, code, status=status, count=count)
+
+    def stall(self, logical_id: str, action: str, *, count: int = 1) -> Fault:
+        """The next `count` calls of `action` by this stack's function wait at the endpoint
+        until the returned fault's `hold` is set, then go through: a service answering late.
+        `held` counts the calls waiting or done waiting."""
+        principal = self.policies.functions[logical_id].principal().arn
+        hold = threading.Event()
+        return self.endpoint.gate.inject_fault(principal, action, "", count=count, hold=hold)
 
     def _pool(self, config: FunctionConfig) -> Callable[[Credentials], FunctionPool]:
         def make(credentials: Credentials) -> FunctionPool:

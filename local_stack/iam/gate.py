@@ -45,6 +45,7 @@ from local_stack.iam.requests import (
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 logger = logging.getLogger(__name__)
+STALL_LIMIT_S = 60.0  # a stalled call goes through at the latest after this
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ class Fault:
     message: str
     status: int | None = None
     remaining: int = 1
+    # A stall instead of an error: the call waits until `hold` is set (at most
+    # STALL_LIMIT_S), then goes through; `held` counts the calls that waited.
+    hold: threading.Event | None = None
+    held: int = 0
 
     def matches(self, principal: Principal, parsed: ParsedRequest, actions: Iterable[str]) -> bool:
         who = self.principal in (principal.function, principal.role_arn, principal.arn)
@@ -189,10 +194,12 @@ class Gate:
         *,
         status: int | None = None,
         count: int = 1,
+        hold: threading.Event | None = None,
     ) -> Fault:
         """The next `count` calls of `action` by `principal` (once authorized) fail with the
-        AWS error `code`, shaped for the service's protocol."""
-        fault = Fault(principal, action, code, message, status, count)
+        AWS error `code`, shaped for the service's protocol; with `hold`, they wait for it
+        instead and then go through (a service that answers late)."""
+        fault = Fault(principal, action, code, message, status, count, hold)
         with self._faults_lock:
             self._faults.append(fault)
         return fault
@@ -349,7 +356,11 @@ class Gate:
                 error = shape(parsed.service, parsed.protocol, denial)
                 return Outcome(error, parsed, principal, True, tuple(decisions))
         fault = self._take_fault(principal, parsed, requirements)
-        if fault is not None:
+        if fault is not None and fault.hold is not None:
+            with self._faults_lock:
+                fault.held += 1
+            fault.hold.wait(STALL_LIMIT_S)
+        elif fault is not None:
             fault_record = record(
                 action=requirements[0].action if requirements else parsed.operation,
                 resource=requirements[0].resource if requirements else "*",

@@ -2,6 +2,7 @@
 document-uploaded function does with it, and what happens when it keeps failing."""
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from customer_platform.documents.models import DocumentStatus
 from local_stack.s3 import S3NotificationMapping
 from local_stack.stack import LocalStack
 from tests.support.documents import DocumentsClient, upload
+from tests.support.polling import rounds
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTION = "DocumentUploadedFunction"
@@ -192,3 +194,37 @@ def test_a_notification_that_keeps_failing_ends_in_the_dead_letter_queue(
     assert parked["Records"][0]["s3"]["object"]["key"] == slot["upload"]["fields"]["key"].replace(
         "/", "%2F"
     )
+
+
+def test_under_polling_no_api_request_waits_for_a_notification(fresh_stack: LocalStack):
+    """Given the event sources polling on their own threads, as under `make api`, and the
+    notification function stalled at DynamoDB (a service answering late) on two uploads:
+    the first is taken by the S3 poller, which then waits, so the second stays queued
+    When the API serves a request of another function
+    Then it answers while both notification calls are still held.
+
+    Catches: the API running queued S3 notifications itself before each request while a
+    poller also delivers them (the customers request would wait for the stalled
+    document-uploaded function: up to its timeout times Lambda's three attempts)."""
+    stack = fresh_stack
+    documents = DocumentsClient(stack.api)
+    stall = stack.stall(FUNCTION, "dynamodb:GetItem", count=2)
+    hold = stall.hold
+    assert hold is not None
+    stack.event_sources.start(interval=0.05)
+    try:
+        upload(documents.create(), b"%PDF-1.7 the first, taken by the poller")
+        for _ in rounds("the S3 poller to reach the stalled call"):
+            if stall.held:
+                break
+            time.sleep(0.05)
+        upload(documents.create(), b"%PDF-1.7 the second, queued behind it")
+
+        listed = stack.api.request("GET", "/dynamodb/customers")
+
+        assert listed.status == 200, listed.body
+        assert stall.held == 1, "the API ran the queued notification itself"
+        assert not hold.is_set()
+    finally:
+        hold.set()
+        stack.event_sources.stop()
