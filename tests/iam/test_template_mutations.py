@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from local_stack.endpoint import AwsEndpoint
-from local_stack.functions import FunctionError
+from local_stack.event_sources import StreamMapping
+from local_stack.functions import FunctionError, Invocation
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from local_stack.template import ROOT, load_yaml
@@ -49,6 +50,22 @@ def in_the_documents_bucket(stack: LocalStack, event: dict[str, Any]) -> dict[st
     return event
 
 
+def as_the_mapping_filters_it(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
+    """Only the records the stream mapping's FilterCriteria let through, as Lambda delivers
+    them (the sample batch also holds an email-guard item, which the filter drops)."""
+    (mapping,) = [
+        found
+        for found in stack.event_sources.for_function("CustomerEventsPublisherFunction")
+        if isinstance(found, StreamMapping)
+    ]
+    event["Records"] = [
+        record
+        for record in event["Records"]
+        if any(pattern.matches_event(record) for pattern in mapping.filters)
+    ]
+    return event
+
+
 MUTATIONS = {
     "CustomersDynamoDBFunction": Mutation(
         "CustomersAndTheirEmailGuards", "customers_dynamodb/create.json", "dynamodb:PutItem"
@@ -66,7 +83,10 @@ MUTATIONS = {
         adapt=in_the_documents_bucket,
     ),
     "CustomerEventsPublisherFunction": Mutation(
-        "SNSPublishMessagePolicy", "customer_events_publisher/stream-batch.json", "sns:Publish"
+        "SNSPublishMessagePolicy",
+        "customer_events_publisher/stream-batch.json",
+        "sns:Publish",
+        adapt=as_the_mapping_filters_it,
     ),
     "OutboxRelayFunction": Mutation(
         "AWSSecretsManagerGetSecretValuePolicy", "", "secretsmanager:GetSecretValue"
@@ -133,18 +153,20 @@ def mutated(
     stack.close()
 
 
-def failed(run: Callable[[], Any]) -> bool:
-    """Whether the invocation failed as its caller would see it: an error, a 5xx answer, or
-    batch items reported as failed."""
+def run(invoke: Callable[[], Invocation]) -> tuple[bool, str]:
+    """Whether the invocation failed as its caller would see it (an error, a 5xx answer, or
+    batch items reported as failed), and what the function answered and wrote."""
     try:
-        result = run()
-    except FunctionError:
-        return True
+        invocation = invoke()
+    except FunctionError as error:
+        return True, f"{error}\n{error.logs}"
+    result = invocation.result
+    said = f"{json.dumps(result)}\n{invocation.logs}"
     if isinstance(result, dict):
         if int(result.get("statusCode", 200)) >= 500:
-            return True
-        return bool(result.get("batchItemFailures"))
-    return False
+            return True, said
+        return bool(result.get("batchItemFailures")), said
+    return False, said
 
 
 def test_every_function_is_covered():
@@ -165,8 +187,13 @@ def test_a_function_without_a_statement_it_relies_on_fails_with_the_denial(
     if mutation.adapt is not None:
         event = mutation.adapt(mutated, event)
 
-    assert failed(lambda: mutated.function(function).invoke(event).result)
+    failed, said = run(lambda: mutated.function(function).invoke(event))
 
+    assert failed
+    # The function itself was told, as AWS tells it: the failure is the denial, not another
+    # error (a feed out of reach, a record that fails anyway) that a denial merely joined.
+    # (SNS spells its actions "SNS:Publish": IAM actions are case-insensitive.)
+    assert f"is not authorized to perform: {mutation.denied}".lower() in said.lower(), said
     denied = {record.action for record in mutated.calls(function, allowed=False)}
     assert mutation.denied in denied, denied
 

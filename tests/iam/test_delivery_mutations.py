@@ -1,0 +1,168 @@
+"""What the local stack does on behalf of AWS services follows the template: with the
+permission a delivery needs gone, the emulator refuses it as AWS would (no message, no
+invocation), and an event source mapping polls with its function's role.
+
+The queue policy and the function's role are changed in a copy of template.yaml, deployed
+like any stack. The Lambda permission for S3 and the schedule's role are SAM's own
+resources (no statement of template.yaml to remove), so their tests check the deployed
+stack against a copy of its transformed template without them.
+"""
+
+import copy
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local_stack.endpoint import AwsEndpoint
+from local_stack.event_sources import ScheduleMapping, SqsMapping
+from local_stack.iam.effective import load_effective_policies
+from local_stack.mysql import ServerAddress
+from local_stack.s3 import S3NotificationMapping
+from local_stack.stack import LocalStack
+from local_stack.template import load_yaml
+from tests.conftest import deploy
+
+NO_RECEIVE = "AuditPollerMayNotReceive"
+
+
+@pytest.fixture(scope="module")
+def mutated(
+    endpoint: AwsEndpoint,
+    mysql_server: ServerAddress,
+    function_logs: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LocalStack]:
+    source = copy.deepcopy(load_yaml())
+    resources = source["Resources"]
+    # the customer events topic may send to the notifications queue only
+    (statement,) = resources["CustomerEventsQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    statement["Resource"] = [{"Fn::GetAtt": ["NotificationsQueue", "Arn"]}]
+    # the audit function's role may not receive from any queue
+    resources["CustomerAuditFunction"]["Properties"]["Policies"].append(
+        {
+            "Statement": [
+                {
+                    "Sid": NO_RECEIVE,
+                    "Effect": "Deny",
+                    "Action": "sqs:ReceiveMessage",
+                    "Resource": "*",
+                }
+            ]
+        }
+    )
+    path = tmp_path_factory.mktemp("delivery-mutations") / "template.json"
+    path.write_text(json.dumps(source))
+    stack = deploy(endpoint, function_logs, "t-mutated-deliveries", template=path)
+    yield stack
+    stack.close()
+
+
+@contextmanager
+def checked_against(stack: LocalStack, change: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """The stack's service emulators decide with `change`d resources of its transformed
+    template (the same `Deliveries` they ask before every delivery)."""
+    transformed = copy.deepcopy(stack.template.transformed)
+    change(transformed["Resources"])
+    saved = stack.deliveries.policies
+    stack.deliveries.policies = load_effective_policies(transformed, stack.cloud.resolve)
+    try:
+        yield
+    finally:
+        stack.deliveries.policies = saved
+
+
+def messages(stack: LocalStack, queue: str) -> list[str]:
+    """The bodies waiting in `queue` (received as the administrator)."""
+    sqs = boto3.client("sqs", region_name=stack.region)
+    url = stack.cloud.physical_id(queue)
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [message["Body"] for message in received]
+
+
+def test_sns_delivers_only_to_the_queue_its_policy_still_names(mutated: LocalStack):
+    sns = boto3.client("sns", region_name=mutated.region)
+    sns.publish(
+        TopicArn=mutated.cloud.physical_id("CustomerEventsTopic"),
+        Message=json.dumps({"probe": str(uuid.uuid4())}),
+        MessageAttributes={"eventType": {"DataType": "String", "StringValue": "CustomerCreated"}},
+    )
+
+    assert len(messages(mutated, "NotificationsQueue")) == 1
+    assert messages(mutated, "AuditQueue") == []
+
+
+def test_an_sqs_mapping_polls_with_its_functions_role(mutated: LocalStack):
+    sqs = boto3.client("sqs", region_name=mutated.region)
+    sqs.send_message(QueueUrl=mutated.cloud.physical_id("AuditQueue"), MessageBody="{}")
+    (mapping,) = [
+        found
+        for found in mutated.event_sources.for_function("CustomerAuditFunction")
+        if isinstance(found, SqsMapping)
+    ]
+
+    with pytest.raises(ClientError) as denied:
+        mapping.poll()
+
+    message = denied.value.response["Error"]["Message"]
+    assert "-CustomerAuditFunctionRole/" in message
+    # (SQS prints the action lower-cased, as in AWS)
+    assert "is not authorized to perform: sqs:receivemessage" in message.lower()
+    assert "with an explicit deny in an identity-based policy" in message
+
+
+def test_s3_does_not_invoke_a_function_without_its_permission(mutated: LocalStack):
+    def without_the_permission(resources: dict[str, Any]) -> None:
+        del resources["DocumentUploadedFunctionObjectCreatedPermission"]
+
+    (mapping,) = [
+        found
+        for found in mutated.event_sources.for_function("DocumentUploadedFunction")
+        if isinstance(found, S3NotificationMapping)
+    ]
+    s3 = boto3.client("s3", region_name=mutated.region)
+    with checked_against(mutated, without_the_permission):
+        s3.put_object(
+            Bucket=mutated.cloud.physical_id("DocumentsBucket"),
+            Key=f"documents/{uuid.uuid4()}",
+            Body=b"%PDF-1.7 probe",
+        )
+        assert mapping.poll() == 1
+
+    (event, reason) = mapping.failures[-1]
+    assert event["Records"][0]["eventSource"] == "aws:s3"
+    assert "is not authorized to perform: lambda:InvokeFunction" in reason
+    assert "because no resource-based policy allows" in reason
+
+
+def test_a_schedule_does_not_run_without_its_roles_policy(mutated: LocalStack):
+    def without_invoke(resources: dict[str, Any]) -> None:
+        role = resources["PartnerFetcherFunctionDailyRole"]["Properties"]
+        role["Policies"] = [
+            policy
+            for policy in role["Policies"]
+            if not policy["PolicyName"].endswith("LambdaPolicy")
+        ]
+
+    (mapping,) = [
+        found
+        for found in mutated.event_sources.for_function("PartnerFetcherFunction")
+        if isinstance(found, ScheduleMapping)
+    ]
+    before = len(mutated.calls("PartnerFetcherFunction"))
+    with checked_against(mutated, without_invoke):
+        with pytest.raises(
+            PermissionError, match="not authorized to perform: lambda:InvokeFunction"
+        ):
+            mapping.run()
+        assert mapping.deliver() is None
+
+    assert len(mutated.calls("PartnerFetcherFunction")) == before  # never ran
