@@ -48,6 +48,29 @@ def test_every_make_command_and_test_path_named_exists(page: Path):
     assert all((ROOT / path).exists() for path in paths), paths
 
 
+TEST_NAMES = {
+    match
+    for path in (ROOT / "tests").rglob("test_*.py")
+    for match in re.findall(r"^\s*def (test_\w+)", path.read_text(), re.MULTILINE)
+}
+
+
+@pytest.mark.parametrize(
+    "page", [*PATTERN_PAGES, *OTHER_PAGES, ROOT / "README.md"], ids=lambda p: p.stem
+)
+def test_every_test_named_exists(page: Path):
+    """Catches: a test renamed and the page still citing it as proof (a `*` stands for the
+    rest of a name)."""
+    named = set(re.findall(r"`(test_[\w*]+)`", page.read_text()))
+
+    missing = {
+        name
+        for name in named
+        if not any(re.fullmatch(re.escape(name).replace(r"\*", r"\w*"), t) for t in TEST_NAMES)
+    }
+    assert not missing, missing
+
+
 @pytest.mark.parametrize("page", [*PATTERN_PAGES, *OTHER_PAGES], ids=lambda p: p.stem)
 def test_relative_links_resolve(page: Path):
     links = re.findall(r"\]\(((?!https?://)[^)#]+)(?:#[^)]*)?\)", page.read_text())
