@@ -18,7 +18,7 @@ restore lag), scheduler (the schedule's and the fetcher's failure handling), xra
 of the VPC function with SQL subsegments). With --allow-disruption also: failover (RDS
 reboot with failover, Multi-AZ only: seconds until /rds answers again), rotation (rotate the
 database secret while the API is in use), failed-sync (an unreachable feed: Lambda's retries
-and the fetcher's DLQ).
+and the fetcher's on-failure queue).
 
 It creates one temporary user per group (readers, writers, admins) and deletes them, and
 every customer and document it creates, at the end.
@@ -47,6 +47,9 @@ DISRUPTIVE = ("failover", "rotation", "failed-sync")
 GROUPS = ("readers", "writers", "admins")
 HTTP_TIMEOUT = 30
 USABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
+# template.yaml Globals: AutoPublishAlias. Schedules invoke this alias, and SAM attaches a
+# function's EventInvokeConfig (retries, on-failure destination) to it, not to $LATEST.
+LIVE_ALIAS = "live"
 
 
 @dataclass
@@ -371,14 +374,20 @@ class Drill:
                 )
             )
         function = self.outputs["PartnerFetcherFunctionName"]
-        configuration = self.client("lambda").get_function_configuration(FunctionName=function)
-        dlq = configuration.get("DeadLetterConfig", {}).get("TargetArn")
+        config = async_config(self.client("lambda"), function)
+        destination = on_failure_destination(config)
         observations.append(
             observe(
                 "scheduler",
-                "the fetcher keeps failed asynchronous runs (DeadLetterConfig)",
-                str(dlq),
-                bool(dlq),
+                f"the fetcher's failed asynchronous runs: retried, then sent to its on-failure"
+                f" destination (EventInvokeConfig of the {LIVE_ALIAS} alias)",
+                json.dumps(
+                    {
+                        "MaximumRetryAttempts": config.get("MaximumRetryAttempts"),
+                        "OnFailure": destination,
+                    }
+                ),
+                bool(destination),
             )
         )
         return observations
@@ -464,20 +473,18 @@ class Drill:
         parameter = self.outputs["PartnerFeedUrlParameterName"]
         ssm = self.client("ssm")
         original = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
-        dlq = (
-            self.client("lambda")
-            .get_function_configuration(FunctionName=self.outputs["PartnerFetcherFunctionName"])
-            .get("DeadLetterConfig", {})
-            .get("TargetArn")
-        )
-        if not dlq:
-            return [skipped("failed-sync", "the fetcher has no DeadLetterConfig")]
+        function = self.outputs["PartnerFetcherFunctionName"]
+        destination = on_failure_destination(async_config(self.client("lambda"), function))
+        if not destination:
+            return [skipped("failed-sync", f"the fetcher's {LIVE_ALIAS} alias has no OnFailure")]
         sqs = self.client("sqs")
-        queue = sqs.get_queue_url(QueueName=dlq.rsplit(":", 1)[-1])["QueueUrl"]
+        queue = sqs.get_queue_url(QueueName=destination.rsplit(":", 1)[-1])["QueueUrl"]
         ssm.put_parameter(Name=parameter, Value="https://127.0.0.1:9/unreachable", Overwrite=True)
         try:
+            # the alias, as the schedule invokes it: $LATEST has no EventInvokeConfig
             self.client("lambda").invoke(
-                FunctionName=self.outputs["PartnerFetcherFunctionName"],
+                FunctionName=function,
+                Qualifier=LIVE_ALIAS,
                 InvocationType="Event",
                 Payload=json.dumps({"drill": True}).encode(),
             )
@@ -487,12 +494,30 @@ class Drill:
         return [
             observe(
                 "failed-sync",
-                "an unreachable feed: Lambda retries twice, then the event is in the DLQ"
+                "an unreachable feed: Lambda retries twice, then the run is in the on-failure queue"
                 " (a fetcher that ran in the last 5 minutes still has the real URL cached)",
                 arrived,
                 arrived.startswith("arrived"),
             )
         ]
+
+
+def async_config(lambda_client: Any, function: str) -> dict[str, Any]:
+    """The EventInvokeConfig of the function's live alias; {} when there is none."""
+    try:
+        config: dict[str, Any] = lambda_client.get_function_event_invoke_config(
+            FunctionName=function, Qualifier=LIVE_ALIAS
+        )
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return {}
+    return config
+
+
+def on_failure_destination(config: dict[str, Any]) -> str | None:
+    destination: str | None = (
+        config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    )
+    return destination
 
 
 def _status(response: Any) -> str:

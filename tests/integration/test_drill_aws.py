@@ -18,9 +18,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import ANY, Stubber
 
 from local_stack.stack import LocalStack
-from local_stack.template import ROOT
+from local_stack.template import ROOT, load_yaml
 from tools import drill_aws
 from tools.drill_aws import Drill, chosen_checks, pitr_lag
 
@@ -206,3 +207,119 @@ def test_the_drill_deletes_the_users_it_created(drill_on: Any, stack: LocalStack
     drill.close()
 
     assert drill_users() == []
+
+
+# -- the fetcher's failure handling, read where the template puts it ---------------------------
+# The local stack runs functions under the emulator, not in moto's Lambda, so these checks
+# meet botocore's Stubber answering as Lambda does for the deployed template: SAM attaches
+# the fetcher's EventInvokeConfig to the live alias (tests/unit/test_async_failures_template.py).
+
+FETCHER = "sandbox-PartnerFetcherFunction-abc"
+FAILURE_QUEUE = "sandbox-PartnerFetcherFailureQueue-x"
+FAILURE_QUEUE_ARN = f"arn:aws:sqs:us-east-1:123456789012:{FAILURE_QUEUE}"
+FAILURE_QUEUE_URL = f"https://sqs.us-east-1.amazonaws.com/123456789012/{FAILURE_QUEUE}"
+
+
+class _Stubbed:
+    """A session whose clients are stubbed, one per service."""
+
+    def __init__(self, *services: str) -> None:
+        session = boto3.session.Session(region_name="us-east-1")
+        self.clients: dict[str, Any] = {name: session.client(name) for name in services}  # type: ignore[call-overload]
+        self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
+
+    def client(self, service: str) -> Any:
+        return self.clients[service]
+
+    def __enter__(self) -> "_Stubbed":
+        for stub in self.stubs.values():
+            stub.activate()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for stub in self.stubs.values():
+            stub.assert_no_pending_responses()
+            stub.deactivate()
+
+
+def _live_config(stubs: dict[str, Stubber], destination: str | None) -> None:
+    expected = {"FunctionName": FETCHER, "Qualifier": "live"}
+    if destination is None:
+        stubs["lambda"].add_client_error(
+            "get_function_event_invoke_config",
+            "ResourceNotFoundException",
+            expected_params=expected,
+        )
+        return
+    stubs["lambda"].add_response(
+        "get_function_event_invoke_config",
+        {
+            "FunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{FETCHER}:live",
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Destination": destination}},
+        },
+        expected,
+    )
+
+
+@pytest.mark.parametrize("destination", [FAILURE_QUEUE_ARN, None], ids=["on-failure", "none"])
+def test_the_scheduler_check_reads_the_live_aliass_on_failure_destination(destination: Any):
+    """Catches: the drill looking for a function-level DeadLetterConfig, which the fetcher
+    does not have (every deployed stack would report UNEXPECTED)."""
+    with _Stubbed("lambda", "cloudformation") as session:
+        session.stubs["cloudformation"].add_client_error("describe_stack_resource")  # no schedule
+        _live_config(session.stubs, destination)
+        drill = Drill(session, "sandbox", {"PartnerFetcherFunctionName": FETCHER})
+
+        observations = drill.scheduler()
+
+    fetcher = [o for o in observations if "on-failure" in o.expected]
+    assert [o.outcome for o in fetcher] == ["OK" if destination else "UNEXPECTED"]
+    assert (FAILURE_QUEUE_ARN in fetcher[0].observed) is bool(destination)
+
+
+def test_the_failed_sync_invokes_the_live_alias_and_waits_on_its_failure_queue():
+    """Catches: invoking $LATEST (no EventInvokeConfig there: the failed run would go
+    nowhere the drill looks)."""
+    parameter = "/sandbox/partner-sync/feed-url"
+    with _Stubbed("lambda", "ssm", "sqs") as session:
+        ssm, sqs, lambda_ = (session.stubs[name] for name in ("ssm", "sqs", "lambda"))
+        ssm.add_response(
+            "get_parameter",
+            {"Parameter": {"Name": parameter, "Value": "https://partner.example/users"}},
+            {"Name": parameter},
+        )
+        _live_config(session.stubs, FAILURE_QUEUE_ARN)
+        sqs.add_response(
+            "get_queue_url", {"QueueUrl": FAILURE_QUEUE_URL}, {"QueueName": FAILURE_QUEUE}
+        )
+        ssm.add_response("put_parameter", {"Version": 2})
+        lambda_.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {
+                "FunctionName": FETCHER,
+                "Qualifier": "live",
+                "InvocationType": "Event",
+                "Payload": ANY,
+            },
+        )
+        sqs.add_response("receive_message", {"Messages": [{"MessageId": "1", "Body": "{}"}]})
+        ssm.add_response(
+            "put_parameter",
+            {"Version": 3},
+            {"Name": parameter, "Value": "https://partner.example/users", "Overwrite": True},
+        )
+        drill = Drill(
+            session,
+            "sandbox",
+            {"PartnerFetcherFunctionName": FETCHER, "PartnerFeedUrlParameterName": parameter},
+        )
+
+        observations = drill.failed_sync(wait_seconds=30)
+
+    assert [o.outcome for o in observations] == ["OK"], [o.line() for o in observations]
+
+
+def test_the_drills_alias_is_the_one_the_template_publishes():
+    assert load_yaml()["Globals"]["Function"]["AutoPublishAlias"] == drill_aws.LIVE_ALIAS

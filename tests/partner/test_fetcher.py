@@ -1,6 +1,7 @@
 """The partner fetcher against a real HTTP server on 127.0.0.1, with moto for SQS."""
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,6 +122,28 @@ def test_messages_respect_the_size_budget():
 
     assert all(len(body.encode()) <= MESSAGE_BUDGET < SQS_MAX_BYTES for body in bodies)
     assert sum(len(json.loads(b)["rows"]) for b in bodies) == 2000
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["n" * 100, "\U0001f600" * 100, "\u00e9" * 100],
+    ids=["ascii", "4-byte characters", "2-byte characters"],
+)
+def test_every_message_fits_the_budget_in_utf8_bytes_envelope_included(name: str):
+    """Catches: the budget counted in characters (a row of emoji names weighs four times its
+    length in the bytes SQS counts) or without the envelope (the run id and the rows' list)."""
+    # Given rows that fill messages to the budget, and a run id as long as the fetcher's
+    rows = [
+        PartnerCustomer(id=str(i), name=name, email=f"{'e' * 150}{i}@example.org")
+        for i in range(3000)
+    ]
+    run_id = str(uuid.uuid4())
+
+    bodies = list(messages(run_id, rows))
+
+    # Then no message weighs more than one billed SQS request, and none is lost
+    assert max(len(body.encode()) for body in bodies) <= MESSAGE_BUDGET
+    assert sum(len(json.loads(b)["rows"]) for b in bodies) == 3000
 
 
 def test_full_messages_go_ten_to_a_call_under_the_1_mib_limit():

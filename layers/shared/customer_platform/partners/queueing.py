@@ -28,14 +28,20 @@ ENTRIES_PER_BATCH = 10
 
 
 def messages(run_id: str, rows: list[PartnerCustomer]) -> Iterator[str]:
-    """Message bodies, each at most ROWS_PER_MESSAGE rows and MESSAGE_BUDGET bytes."""
+    """Message bodies, each at most ROWS_PER_MESSAGE rows and MESSAGE_BUDGET bytes.
+
+    Sizes are UTF-8 bytes, what SQS counts (pydantic writes non-ASCII characters as they
+    are, so a name of 100 emoji is 400 bytes), and include the envelope: the run id and the
+    list's brackets, and a comma between rows."""
+    envelope = len(IngestMessage(run_id=run_id, rows=[]).model_dump_json().encode())
     chunk: list[PartnerCustomer] = []
-    size = 0
+    size = envelope
     for row in rows:
-        row_size = len(row.model_dump_json()) + 1
+        row_size = len(row.model_dump_json().encode()) + (1 if chunk else 0)
         if chunk and (len(chunk) >= ROWS_PER_MESSAGE or size + row_size > MESSAGE_BUDGET):
             yield IngestMessage(run_id=run_id, rows=chunk).model_dump_json()
-            chunk, size = [], 0
+            chunk, size = [], envelope
+            row_size -= 1
         chunk.append(row)
         size += row_size
     if chunk:
