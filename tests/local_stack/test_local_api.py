@@ -1,5 +1,9 @@
 """`make api` as a user runs it: a subprocess serving the contract over real HTTP, which
-stops on Ctrl-C (SIGINT) and leaves nothing listening."""
+stops on Ctrl-C (SIGINT) and leaves nothing listening.
+
+The tests share one `make api` (the module's fixture) and run in file order on one xdist
+worker: the Ctrl-C test stops that stack, and the test after it reads what it left behind.
+"""
 
 import json
 import os
@@ -20,13 +24,7 @@ import requests
 from local_stack.partner_feed import PartnerFeed, sample_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+pytestmark = pytest.mark.xdist_group("local-api")
 
 
 def listening(url: str) -> bool:
@@ -50,7 +48,9 @@ def start_make_api(state: Path, **extra: str) -> subprocess.Popen[str]:
     """`make api` as a user starts it, in a process group of its own; its output to a file
     (not a pipe: function logs stream there freely), ready when outputs.json appears."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {"PORT": str(free_port()), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
+    # PORT=0: the API binds a port the system picks when it listens, after the deploy (a
+    # port chosen here could be taken meanwhile, by the stack's own ephemeral ports too).
+    env |= {"PORT": "0", "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
     env |= extra
     log = state / "make-api.log"
     process = subprocess.Popen(
