@@ -243,11 +243,13 @@ def test_make_sync_twice_leaves_each_partner_customer_once(
         assert "customers with a partner id in MySQL: 40" in run.stdout
 
 
-def test_make_sync_without_a_url_uses_the_bundled_partner_feed(local_api: dict[str, Any]):
-    """Catches: `make sync` reaching for the template's public default (the internet)."""
-    state = Path(local_api["outputs_file"]).parent
+def test_make_sync_without_a_url_uses_the_bundled_partner_feed(tmp_path: Path):
+    """Catches: `make sync` reaching for the template's public default (the internet).
+
+    Without a running `make api` (a throwaway stack): a warm fetcher of the shared stack
+    would still hold the previous test's feed URL, which it caches for 5 minutes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PARTNER_URL"))}
-    env |= {"LOCAL_STATE_DIR": str(state)}
+    env |= {"LOCAL_STATE_DIR": str(tmp_path)}
 
     run = subprocess.run(
         [sys.executable, "-m", "local_stack.sync"],
@@ -261,6 +263,7 @@ def test_make_sync_without_a_url_uses_the_bundled_partner_feed(local_api: dict[s
 
     assert run.returncode == 0, run.stderr
     assert "No PARTNER_URL: using the bundled local partner feed (http://127.0.0.1:" in run.stderr
+    assert "No running `make api`: deploying a throwaway stack" in run.stderr
     assert "fetched 25 rows in 1 page(s): 25 valid" in run.stdout
 
 
