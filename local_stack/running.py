@@ -30,6 +30,16 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _stale(outputs: dict[str, Any]) -> str | None:
+    """Why `outputs` names no running stack, or None when its endpoint answers."""
+    endpoint = str(outputs.get("AwsEndpointUrl", ""))
+    if _answers(endpoint) and "LambdaEndpointUrl" in outputs:
+        return None
+    return (
+        f"{OUTPUTS_FILE} names a local stack at {endpoint} that no longer answers (it has stopped)"
+    )
+
+
 def running_outputs(required: bool) -> dict[str, Any] | None:
     """The running stack's outputs; None (or NoRunningStack when `required`) without one."""
     if not OUTPUTS_FILE.exists():
@@ -37,12 +47,8 @@ def running_outputs(required: bool) -> dict[str, Any] | None:
             raise NoRunningStack(f"no local stack is running: {START_HINT}")
         return None
     outputs: dict[str, Any] = json.loads(OUTPUTS_FILE.read_text())
-    endpoint = str(outputs.get("AwsEndpointUrl", ""))
-    if not _answers(endpoint) or "LambdaEndpointUrl" not in outputs:
-        stale = (
-            f"{OUTPUTS_FILE} names a local stack at {endpoint} that no longer answers (it "
-            "has stopped)"
-        )
+    stale = _stale(outputs)
+    if stale is not None:
         if required:
             raise NoRunningStack(f"{stale}: {START_HINT}")
         print(f"note: {stale}; starting a throwaway stack instead", file=sys.stderr)
@@ -62,9 +68,11 @@ def wait(timeout_s: float = 300) -> dict[str, Any]:
     """Block until a `make api` started elsewhere is ready; its outputs."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        # A file left by a stack that has stopped is not an answer; the `make api` being
+        # started removes it and writes its own when it is ready.
         if OUTPUTS_FILE.exists():
-            outputs = running_outputs(required=False)
-            if outputs is not None and _answers(str(outputs["ApiUrl"])):
+            outputs: dict[str, Any] = json.loads(OUTPUTS_FILE.read_text())
+            if _stale(outputs) is None and _answers(str(outputs["ApiUrl"])):
                 return outputs
         time.sleep(0.5)
     raise NoRunningStack(f"no local stack became ready within {timeout_s:.0f}s: {START_HINT}")

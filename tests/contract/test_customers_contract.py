@@ -73,6 +73,8 @@ def test_duplicate_email_is_409_case_insensitively(customers: CustomersClient):
         ('"text"', "a string"),
         ("42", "a number"),
         ("null", "null"),
+        ("[" * 100_000, "nested deeper than the parser recurses"),
+        ('{"name": ' + "1" * 5_000 + "}", "an integer beyond Python's int_max_str_digits"),
     ],
 )
 def test_body_that_is_not_a_json_object_is_400(customers: CustomersClient, raw: str, why: str):

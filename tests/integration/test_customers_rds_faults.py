@@ -6,8 +6,10 @@ rotated, the network path to MySQL is cut. The assertions are about the HTTP out
 plus the number of Secrets Manager calls and connections where that is the point.
 """
 
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -214,24 +216,34 @@ def test_a_database_that_never_answers_is_a_503_with_retry_after(
     the function's own (a 502); that they fit in the function's budget is the next test.
 
     Mutation caught: without `read_timeout` in `Database._open_with`
-    (customer_platform/database.py) pymysql waits forever and pytest-timeout fails this
-    test; with the function timeout enforced (the Lambda runtime emulator), so does a
-    connect timeout longer than the function's.
+    (customer_platform/database.py) pymysql waits until the Lambda runtime emulator stops
+    the function at its Timeout, and the client gets API Gateway's 502 instead of the 503;
+    so does a connect timeout longer than the function's.
     """
+    budget = load_template().transformed["Resources"]["CustomersRdsFunction"]["Properties"][
+        "Timeout"
+    ]
     created = client.create()  # a warm connection through the proxy
 
+    def timed_get() -> tuple[Any, float]:
+        started = time.monotonic()
+        response = client.call("GET", f"/{created['id']}")
+        return response, time.monotonic() - started
+
     proxied.blackhole()
-    on_the_open_connection = client.call("GET", f"/{created['id']}")
-    on_a_new_connection = client.call("GET", f"/{created['id']}")
+    on_the_open_connection = timed_get()
+    on_a_new_connection = timed_get()
     proxied.blackhole(handshake=False)
-    on_connect = client.call("GET", f"/{created['id']}")
+    on_connect = timed_get()
     proxied.restore()
     after = client.call("GET", f"/{created['id']}")
 
-    for response in (on_the_open_connection, on_a_new_connection, on_connect):
+    for response, seconds in (on_the_open_connection, on_a_new_connection, on_connect):
         assert response.status == 503, response.body
         assert response.headers["Retry-After"] == "1"
         assert response.json() == UNAVAILABLE
+        # within the function's budget, so well before API Gateway's 29 s
+        assert seconds < budget < 29
     assert after.status == 200
     assert after.json() == created
 

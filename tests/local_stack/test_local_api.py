@@ -1,5 +1,9 @@
 """`make api` as a user runs it: a subprocess serving the contract over real HTTP, which
-stops on Ctrl-C (SIGINT) and leaves nothing listening."""
+stops on Ctrl-C (SIGINT) and leaves nothing listening.
+
+The tests share one `make api` (the module's fixture) and run in file order on one xdist
+worker: the Ctrl-C test stops that stack, and the test after it reads what it left behind.
+"""
 
 import json
 import os
@@ -21,13 +25,7 @@ from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+pytestmark = pytest.mark.xdist_group("local-api")
 
 
 def listening(url: str) -> bool:
@@ -51,7 +49,9 @@ def start_make_api(state: Path, **extra: str) -> subprocess.Popen[str]:
     """`make api` as a user starts it, in a process group of its own; its output to a file
     (not a pipe: function logs stream there freely), ready when outputs.json appears."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {"PORT": str(free_port()), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
+    # PORT=0: the API binds a port the system picks when it listens, after the deploy (a
+    # port chosen here could be taken meanwhile, by the stack's own ephemeral ports too).
+    env |= {"PORT": "0", "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
     env |= extra
     log = state / "make-api.log"
     process = subprocess.Popen(
@@ -244,11 +244,13 @@ def test_make_sync_twice_leaves_each_partner_customer_once(
         assert "customers with a partner id in MySQL: 40" in run.stdout
 
 
-def test_make_sync_without_a_url_uses_the_bundled_partner_feed(local_api: dict[str, Any]):
-    """Catches: `make sync` reaching for the template's public default (the internet)."""
-    state = Path(local_api["outputs_file"]).parent
+def test_make_sync_without_a_url_uses_the_bundled_partner_feed(tmp_path: Path):
+    """Catches: `make sync` reaching for the template's public default (the internet).
+
+    Without a running `make api` (a throwaway stack): a warm fetcher of the shared stack
+    would still hold the previous test's feed URL, which it caches for 5 minutes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PARTNER_URL"))}
-    env |= {"LOCAL_STATE_DIR": str(state)}
+    env |= {"LOCAL_STATE_DIR": str(tmp_path)}
 
     run = subprocess.run(
         [sys.executable, "-m", "local_stack.sync"],
@@ -262,6 +264,7 @@ def test_make_sync_without_a_url_uses_the_bundled_partner_feed(local_api: dict[s
 
     assert run.returncode == 0, run.stderr
     assert "No PARTNER_URL: using the bundled local partner feed (http://127.0.0.1:" in run.stderr
+    assert "No running `make api`: deploying a throwaway stack" in run.stderr
     assert "fetched 25 rows in 1 page(s): 25 valid" in run.stdout
 
 

@@ -1,10 +1,12 @@
-"""customer_platform.http: a body that is not UTF-8 is the client's 400; any other
-decoding failure stays a generic 500."""
+"""customer_platform.http: a body that is not UTF-8, or that no JSON parser would take
+(nested too deeply, an integer too long), is the client's 400; any other decoding failure
+stays a generic 500."""
 
 import base64
 import json
 from typing import Any
 
+import pytest
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
@@ -60,6 +62,23 @@ def test_a_body_that_is_not_utf8_is_400_with_a_json_message():
 
     assert result["statusCode"] == 400
     assert json.loads(result["body"]) == {"message": "request body must be UTF-8 encoded JSON"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 100_000, id="nested-too-deeply"),
+        pytest.param(b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", id="deep-in-a-field"),
+        pytest.param(b'{"name": ' + b"1" * 5_000 + b"}", id="integer-beyond-int-max-str-digits"),
+    ],
+)
+def test_a_body_the_json_parser_cannot_take_is_400_not_500(body: bytes):
+    """Catches: RecursionError or ValueError from json.loads ending the request as a 500
+    (remove `json_body_deserializer=json_body` from JsonApiResolver to see it)."""
+    result = post("/greetings", body)
+
+    assert result["statusCode"] == 400
+    assert json.loads(result["body"]) == {"message": "request body must be a JSON object"}
 
 
 def test_a_decoding_error_of_our_own_is_a_generic_500():
