@@ -5,6 +5,7 @@ SQS batches from the audit queue (partial batch responses; idempotent on eventId
 conditional write), and GET /{backend}/customers/{id}/events through API Gateway.
 """
 
+import logging
 from functools import cache
 from typing import Any
 
@@ -36,7 +37,8 @@ settings = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed record is logged (a WARNING with its exception), not only reported back.
+processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger(logger.name))
 app = JsonApiResolver(enable_validation=True)
 install_error_handlers(app, logger)
 

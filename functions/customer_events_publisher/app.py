@@ -5,6 +5,7 @@ batch from that record (bisecting on error); after the retries the batch's coord
 go to the failure destination. Nothing is acknowledged that was not published.
 """
 
+import logging
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -33,7 +34,10 @@ settings = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A failed record is logged (a WARNING with its exception), not only reported back.
+processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, logger=logging.getLogger(logger.name)
+)
 
 
 def publish_record(record: DynamoDBRecord) -> None:

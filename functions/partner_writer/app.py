@@ -6,6 +6,7 @@ transaction fails is reported (partial batch response) and retried, then dead-le
 row refused for its email is counted and logged, and its neighbours are written.
 """
 
+import logging
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -39,7 +40,8 @@ settings = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed record is logged (a WARNING with its exception), not only reported back.
+processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger(logger.name))
 
 
 @cache

@@ -6,6 +6,7 @@ result back without sending again. With no sender configured the notification is
 recorded, as a dry run, and the log says so.
 """
 
+import logging
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -43,7 +44,8 @@ settings = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed record is logged (a WARNING with its exception), not only reported back.
+processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger(logger.name))
 # A repeat delivery, or a redrive from the DLQ, returns the first result (see the TTL).
 idempotency = IdempotencyConfig(
     event_key_jmespath="eventId", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS

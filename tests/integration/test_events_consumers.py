@@ -31,9 +31,18 @@ def invoke(stack: LocalStack, function: str, event_file: str) -> Any:
 def test_a_batch_reports_exactly_its_bad_records(
     fresh_stack: LocalStack, function: str, event_file: str, failed: list[str]
 ):
-    result = invoke(fresh_stack, function, event_file)
+    event = json.loads((EVENTS / event_file).read_text())
+    invocation = fresh_stack.function(function).invoke(event)
 
-    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == failed
+    assert [f["itemIdentifier"] for f in invocation.result["batchItemFailures"]] == failed
+    # What CloudWatch Logs would show for a failed record: a WARNING with its exception.
+    # Catches: the BatchProcessor built without the function's logger (Powertools then
+    # logs a failed record at DEBUG only, and the record fails with no trace in the log).
+    warnings = [
+        line for line in invocation.logs.splitlines() if "Record processing exception" in line
+    ]
+    assert len(warnings) == len(failed), invocation.logs
+    assert all('"level":"WARNING"' in line and '"exception"' in line for line in warnings)
 
 
 def test_the_audited_sample_batch_is_served_by_the_events_endpoint(fresh_stack: LocalStack):
