@@ -21,6 +21,7 @@ import boto3
 import requests
 
 from local_stack import mysql
+from local_stack.cli import messages_not_tracebacks
 from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
 from local_stack.server import OUTPUTS_FILE, RunningStack, running_stack
 from local_stack.sync import sync
@@ -366,6 +367,7 @@ CHAPTERS: list[Callable[[Demo], None]] = [
 ]
 
 
+@messages_not_tracebacks("make demo")
 def main() -> int:
     started = time.monotonic()
     os.environ.setdefault("LOCAL_API_QUIET", "1")

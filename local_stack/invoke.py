@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from local_stack.cli import messages_not_tracebacks
 from local_stack.functions import FunctionError, Invocation
 from local_stack.lambda_api import invoke_remote
 from local_stack.running import NoRunningStack, running_outputs
@@ -35,6 +36,7 @@ def _show(name: str, outcome: Invocation | FunctionError) -> int:
     return 0
 
 
+@messages_not_tracebacks("make invoke")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local_stack import authorizer, lambda_api, mysql
 from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
+from local_stack.cli import messages_not_tracebacks
 from local_stack.endpoint import AwsEndpoint, administrator
 from local_stack.runtime import interpreter_note
 from local_stack.stack import STATE_DIR, LocalStack
@@ -247,6 +248,7 @@ def access_note(outputs: dict[str, Any]) -> str:
     )
 
 
+@messages_not_tracebacks("make api")
 def main() -> int:
     port = int(os.environ.get("PORT") or DEFAULT_PORT)
     host = os.environ.get("BIND") or "127.0.0.1"

@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 
+from local_stack.cli import messages_not_tracebacks
 from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.functions import FunctionError
 from local_stack.lambda_api import invoke_remote
@@ -128,6 +129,7 @@ def _feed(url: str | None) -> Iterator[str]:
         feed.stop()
 
 
+@messages_not_tracebacks("make sync")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("PARTNER_URL") or None)
