@@ -13,6 +13,12 @@ source), and DBInstanceClassMemory is the class's memory less what the OS and RD
 memory / 12,582,880 is an upper bound. The stack may use half of it: the other half is for
 connections MySQL keeps after Lambda reaps an execution environment (until `wait_timeout`)
 and for the memory the bound leaves out. Exit status 1 when an environment does not fit.
+
+With RDS Proxy (`EnableDatabaseProxy=true`) the functions that connect through it
+(DATABASE_PROXY_ENDPOINT) hold connections to the proxy, not to MySQL: the database sees
+the proxy's pool instead, at most MaxConnectionsPercent of `max_connections`, and the
+proxy closes what it no longer needs, so no half is kept for lingering connections. What
+must fit then is the pool plus everything else, within the ceiling itself.
 """
 
 import argparse
@@ -69,10 +75,11 @@ class Budget:
     instance_class: str
     ceiling: int
     lines: list[Line]
+    proxied: bool = False  # RDS Proxy in front: the pool replaces the proxied functions
 
     @property
     def allowed(self) -> int:
-        return self.ceiling // SHARE
+        return self.ceiling if self.proxied else self.ceiling // SHARE
 
     @property
     def demand(self) -> int | None:
@@ -133,6 +140,26 @@ def vpc_functions(template: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def proxied_functions(template: Mapping[str, Any]) -> set[str]:
+    """The functions that connect through RDS Proxy when it is on."""
+    return {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and "DATABASE_PROXY_ENDPOINT"
+        in resource["Properties"].get("Environment", {}).get("Variables", {})
+    }
+
+
+def proxy_pool_percent(template: Mapping[str, Any]) -> int:
+    """MaxConnectionsPercent of the proxy's target group."""
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::RDS::DBProxyTargetGroup":
+            pool = resource["Properties"]["ConnectionPoolConfigurationInfo"]
+            return int(pool["MaxConnectionsPercent"])
+    raise ValueError("connection budget: the template has no RDS Proxy target group")
+
+
 def budget(
     environment: str,
     overrides: Mapping[str, str],
@@ -147,7 +174,11 @@ def budget(
     } | dict(overrides)
     conditions = source.get("Conditions", {})
     lines: list[Line] = []
+    proxied = bool(_resolve({"Condition": "UseDatabaseProxy"}, parameters, conditions))
+    through_proxy = proxied_functions(source) if proxied else set()
     for logical_id, reserved in vpc_functions(source).items():
+        if logical_id in through_proxy:
+            continue  # its connections are to the proxy; the pool line below counts them
         value = _resolve(reserved, parameters, conditions)
         if value is not None:
             lines.append(Line(logical_id, int(value), "reserved concurrency"))
@@ -165,14 +196,20 @@ def budget(
             raise SystemExit(f"{instance_class}: unknown memory; pass --memory-gib")
         memory_gib = INSTANCE_MEMORY_GIB[instance_class]
     ceiling = int(memory_gib * GIB) // BYTES_PER_CONNECTION
-    return Budget(environment, instance_class, ceiling, lines)
+    if proxied:
+        percent = proxy_pool_percent(source)
+        names = ", ".join(sorted(through_proxy))
+        why = f"RDS Proxy pool, MaxConnectionsPercent {percent} (for {names})"
+        lines.insert(0, Line("DatabaseProxy", ceiling * percent // 100, why))
+    return Budget(environment, instance_class, ceiling, lines, proxied)
 
 
 def report(result: Budget) -> str:
     demand = "unbounded" if result.demand is None else str(result.demand)
     rows = [
         f"{result.environment}: {result.instance_class}, max_connections at most"
-        f" {result.ceiling}; the stack may use {result.allowed} (1/{SHARE})",
+        f" {result.ceiling}; the stack may use {result.allowed}"
+        f" ({'all of it: RDS Proxy in front' if result.proxied else f'1/{SHARE}'})",
         *(
             f"  {line.who:<28} {'-' if line.connections is None else line.connections:>4}"
             f"  {line.why}"

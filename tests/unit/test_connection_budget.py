@@ -52,3 +52,35 @@ def test_rotation_adds_its_connection():
     assert on.demand is not None
     assert off.demand is not None
     assert on.demand == off.demand + 1
+
+
+def test_with_rds_proxy_the_pool_replaces_the_proxied_functions():
+    """Catches: the budget counting the proxied functions' reserved concurrency against
+    MySQL (they connect to the proxy) or leaving out the proxy's own pool, which can take
+    MaxConnectionsPercent of max_connections whatever the functions' concurrency."""
+    direct = budget("what-if", {"EnableDatabaseProxy": "false"})
+    proxied = budget("what-if", {"EnableDatabaseProxy": "true"})
+    names = {line.who for line in proxied.lines}
+
+    assert "DatabaseProxy" not in {line.who for line in direct.lines}
+    assert {"CustomersRdsFunction", "PartnerWriterFunction"} <= {line.who for line in direct.lines}
+    assert "CustomersRdsFunction" not in names
+    assert "PartnerWriterFunction" not in names
+    pool = next(line for line in proxied.lines if line.who == "DatabaseProxy")
+    assert pool.connections == proxied.ceiling * 80 // 100
+    assert proxied.allowed == proxied.ceiling
+    assert proxied.demand is not None
+    assert proxied.fits
+    # A pool of all of max_connections leaves nothing for the relay, migrations and people.
+    greedy = budget("what-if", {"EnableDatabaseProxy": "true"}, template=_pool_percent(100))
+    assert not greedy.fits
+
+
+def _pool_percent(percent: int) -> dict[str, object]:
+    template = load_yaml()
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::RDS::DBProxyTargetGroup":
+            resource["Properties"]["ConnectionPoolConfigurationInfo"]["MaxConnectionsPercent"] = (
+                percent
+            )
+    return template
