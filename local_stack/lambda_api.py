@@ -6,6 +6,11 @@ failed invocation and, with `X-Amz-Log-Type: Tail`, the last 4 KB of its log in
 `X-Amz-Log-Result`. `make invoke` uses it against a running `make api`; so can
 `aws lambda invoke --endpoint-url <LambdaEndpointUrl>` or boto3. The name may be the
 function's name, its ARN or its logical id in template.yaml.
+
+`PUT /2015-03-31/functions/<name>/configuration` is UpdateFunctionConfiguration: the
+environment variables given replace the function's (none given: unchanged), and, as in
+Lambda, the next invocation starts a new execution environment. `make sync` uses it so a
+fetcher that cached the previous feed URL starts afresh.
 """
 
 import base64
@@ -13,12 +18,16 @@ import json
 import re
 import time
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from local_stack.functions import FunctionError, Invocation, LocalFunction
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+_CONFIGURATION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/configuration/?$")
+# LocalStack.update_function_configuration: (logical id, variables) -> the updated function
+Update = Callable[..., LocalFunction]
 _TAIL_BYTES = 4096
 
 
@@ -30,7 +39,7 @@ def find(functions: dict[str, LocalFunction], name: str) -> LocalFunction | None
 
 
 def handler_for(
-    functions: dict[str, LocalFunction],
+    functions: dict[str, LocalFunction], update: Update | None = None
 ) -> type[BaseHTTPRequestHandler]:
     class LambdaApiHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -72,6 +81,35 @@ def handler_for(
             self._reply(
                 json.dumps(invocation.result).encode(), {}, invocation.logs if tail else None
             )
+
+        def do_PUT(self) -> None:
+            matched = _CONFIGURATION.match(self.path.split("?", 1)[0])
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if matched is None or update is None:
+                self._error(404, "UnknownOperationException", "Unknown operation")
+                return
+            function = find(functions, matched["name"])
+            if function is None:
+                self._error(
+                    404, "ResourceNotFoundException", f"Function not found: {matched['name']}"
+                )
+                return
+            try:
+                request = json.loads(body) if body else {}
+                variables = dict(request.get("Environment", {}).get("Variables", {}))
+            except (json.JSONDecodeError, AttributeError):
+                self._error(400, "InvalidParameterValueException", "Could not parse request body")
+                return
+            updated = update(function.source.logical_id, **variables)
+            configuration = {
+                "FunctionName": updated.name,
+                "FunctionArn": updated.arn,
+                "Environment": {"Variables": updated.config.variables},
+                "State": "Active",
+                "LastUpdateStatus": "Successful",
+            }
+            self._reply(json.dumps(configuration).encode(), {}, None)
 
         def _reply(self, payload: bytes, headers: dict[str, str], logs: str | None) -> None:
             self.send_response(200)

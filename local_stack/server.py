@@ -212,7 +212,11 @@ def running_stack(
             stack.event_sources.start()  # queue consumers, the stream trigger, schedules
             api = _listen(port or 0, _handler_for(stack.api), host)
             servers.append(api)
-            invoke = _listen(0, lambda_api.handler_for(stack.functions), host)
+            invoke = _listen(
+                0,
+                lambda_api.handler_for(stack.functions, stack.update_function_configuration),
+                host,
+            )
             servers.append(invoke)
             api_url = f"http://127.0.0.1:{api.server_address[1]}"
             lambda_url = f"http://127.0.0.1:{invoke.server_address[1]}"

@@ -64,7 +64,9 @@ def sync(
     outputs: dict[str, Any],
     endpoint: str,
     partner_url: str,
+    *,
     timeout_s: float = 120,
+    lambda_url: str | None = None,
 ) -> SyncReport:
     """`outputs["MySqlCaFile"]`: the CA the stack's MySQL server presents (local_stack.tls)."""
     """Run the fetcher once and wait until the ingest queue is drained by the writer."""
@@ -80,6 +82,13 @@ def sync(
     ssm.put_parameter(
         Name=outputs["PartnerFeedUrlParameterName"], Value=partner_url, Overwrite=True
     )
+    if lambda_url is not None:
+        # A warm fetcher of a running stack caches the feed URL for 5 minutes; what one
+        # would do on AWS to apply a new URL at once: new execution environments.
+        print("Starting the fetcher afresh (UpdateFunctionConfiguration)", file=sys.stderr)
+        session.client("lambda", endpoint_url=lambda_url).update_function_configuration(
+            FunctionName=FETCHER
+        )
     summary = invoke({"id": f"make-sync-{int(time.time())}"})
     deadline = time.monotonic() + timeout_s
     while _queue_depth(sqs, outputs["IngestQueueUrl"]):
@@ -145,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                     outputs,
                     outputs["AwsEndpointUrl"],
                     url,
+                    lambda_url=lambda_url,
                 )
             else:
                 print("No running `make api`: deploying a throwaway stack", file=sys.stderr)

@@ -244,6 +244,40 @@ def test_make_sync_twice_leaves_each_partner_customer_once(
         assert "customers with a partner id in MySQL: 40" in run.stdout
 
 
+def test_make_sync_with_another_feed_on_the_running_stack_reads_that_feed(
+    local_api: dict[str, Any],
+):
+    """Given a running stack whose fetcher has just synced one feed (and caches its URL
+    for 5 minutes), when `make sync` runs with another feed, the fetcher reads that one.
+
+    Catches: make sync not starting the fetcher afresh (UpdateFunctionConfiguration on the
+    local Lambda API): the warm fetcher would call the first feed, which is gone."""
+    state = Path(local_api["outputs_file"]).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"LOCAL_STATE_DIR": str(state)}
+    outputs = []
+    for rows in (7, 9):
+        feed = PartnerFeed(rows=sample_rows(rows)).start()
+        try:
+            run = subprocess.run(  # noqa: S603 (our own module)
+                [sys.executable, "-m", "local_stack.sync", "--url", feed.url],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            feed.stop()
+        assert run.returncode == 0, run.stderr
+        outputs.append((run.stdout, run.stderr))
+
+    assert "fetched 7 rows in 1 page(s): 7 valid" in outputs[0][0]
+    assert "fetched 9 rows in 1 page(s): 9 valid" in outputs[1][0]
+    assert "Starting the fetcher afresh (UpdateFunctionConfiguration)" in outputs[1][1]
+
+
 def test_make_sync_without_a_url_uses_the_bundled_partner_feed(tmp_path: Path):
     """Catches: `make sync` reaching for the template's public default (the internet).
 
