@@ -25,6 +25,30 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit on a request
 GATEWAY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
+_INVOKED = re.compile(r":lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
+
+
+def integration_arns(
+    template: SamTemplate, resolve: Callable[[Any], Any]
+) -> dict[tuple[str, str], str]:
+    """The function ARN each (resource, METHOD or ANY) of the transformed template's REST APIs
+    invokes: its Lambda proxy integration's URI, as SAM wrote it (with AutoPublishAlias, the
+    function's "live" alias, which its permissions name too)."""
+    found: dict[tuple[str, str], str] = {}
+    for resource in template.transformed["Resources"].values():
+        if resource["Type"] != "AWS::ApiGateway::RestApi":
+            continue
+        paths = resource.get("Properties", {}).get("Body", {}).get("paths", {})
+        for path, operations in paths.items():
+            for method, operation in operations.items():
+                uri = operation.get("x-amazon-apigateway-integration", {}).get("uri")
+                invoked = _INVOKED.search(str(resolve(uri))) if uri is not None else None
+                if invoked is not None:
+                    name = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                    found[(path, name)] = invoked["arn"]
+    return found
+
+
 @dataclass(frozen=True)
 class Route:
     method: str  # "ANY" or an HTTP method
@@ -73,6 +97,8 @@ class LocalApi:
     before_request: list[Callable[[], object]] = field(default_factory=list)
     # ApiAuth=COGNITO locally (local_stack/authorizer.py): a 401, or the claims put in the event
     authorize: Callable[[dict[str, Any]], "ApiResponse | None"] | None = None
+    # (resource, method) -> the function ARN its integration invokes (the "live" alias)
+    integrations: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def from_template(
@@ -81,6 +107,7 @@ class LocalApi:
         functions: dict[str, LocalFunction],
         stage: str,
         deliveries: Any = None,
+        resolve: Callable[[Any], Any] | None = None,
     ) -> "LocalApi":
         routes = [
             Route.of(event["Properties"]["Method"], event["Properties"]["Path"], function_id)
@@ -91,7 +118,13 @@ class LocalApi:
         # API Gateway prefers the most specific resource (more literal segments first) and,
         # on one resource, a method's own route (POST with its request model) over ANY.
         routes.sort(key=lambda r: (-r.static_segments, r.resource, r.method == "ANY"))
-        return cls(routes=routes, functions=functions, stage=stage, deliveries=deliveries)
+        return cls(
+            routes=routes,
+            functions=functions,
+            stage=stage,
+            deliveries=deliveries,
+            integrations=integration_arns(template, resolve) if resolve is not None else {},
+        )
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -138,7 +171,7 @@ class LocalApi:
             # API Gateway invokes with its service principal, allowed only by the
             # function's resource policy (the permission SAM adds per route). Without it,
             # AWS answers 500 ("Invalid permissions on Lambda function").
-            arn = self.deliveries.policies.functions[route.function_id].arn
+            arn = self.integrations[(route.resource, route.method.upper())]
             decision = self.deliveries.api_to_lambda(self.api_id, self.stage, method, path, arn)
             if not decision.allowed:
                 return _gateway_error(500, "Internal server error", route.function_id)

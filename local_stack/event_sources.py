@@ -389,7 +389,9 @@ class EventSources:
                     )
                 elif event.get("Type") == "S3":
                     mappings.append(
-                        _s3_notifications(cloud, logical_id, functions[logical_id], deliveries)
+                        _s3_notifications(
+                            cloud, logical_id, functions[logical_id], deliveries, props["Bucket"]
+                        )
                     )
         # Schedules first in each round: what they publish is consumed in the same round.
         mappings.sort(key=lambda m: not isinstance(m, ScheduleMapping))
@@ -450,20 +452,37 @@ class EventSources:
 
 
 def _s3_notifications(
-    cloud: LocalCloud, logical_id: str, function: LocalFunction, deliveries: Deliveries
+    cloud: LocalCloud,
+    logical_id: str,
+    function: LocalFunction,
+    deliveries: Deliveries,
+    bucket: Any,
 ) -> s3.S3NotificationMapping:
     """S3 invokes the function asynchronously; failed events go to its DeadLetterConfig."""
-    props = cloud.template.transformed["Resources"][logical_id]["Properties"]
+    resources = cloud.template.transformed["Resources"]
+    props = resources[logical_id]["Properties"]
     dead_letter = props.get("DeadLetterConfig", {}).get("TargetArn")
     return s3.S3NotificationMapping(
         function=function,
-        function_arn=cloud.resolve({"Fn::GetAtt": [logical_id, "Arn"]}),
+        function_arn=_notified_arn(cloud, logical_id, resources[bucket["Ref"]]),
         dead_letter_queue_url=_queue_url(cloud, cloud.resolve(dead_letter))
         if dead_letter
         else None,
         cloud=cloud,
         deliveries=deliveries,
     )
+
+
+def _notified_arn(cloud: LocalCloud, logical_id: str, bucket: dict[str, Any]) -> str:
+    """The ARN the bucket's notification configuration invokes for the function, as SAM
+    wrote it: its alias (AutoPublishAlias), arn:...:function:<name>:live, or the function."""
+    function_arn = str(cloud.resolve({"Fn::GetAtt": [logical_id, "Arn"]}))
+    config = bucket.get("Properties", {}).get("NotificationConfiguration", {})
+    for target in config.get("LambdaConfigurations", []):
+        arn = str(cloud.resolve(target["Function"]))
+        if arn == function_arn or arn.startswith(f"{function_arn}:"):
+            return arn
+    raise ValueError(f"{logical_id}: its bucket's notification configuration does not name it")
 
 
 def _async_config(cloud: LocalCloud, logical_id: str) -> dict[str, Any]:

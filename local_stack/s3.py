@@ -224,14 +224,14 @@ class _Notifications:
             original = moto_notifications._invoke_awslambda
 
             def invoke(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-                if _function_arn(fn_arn) not in self._targets:
+                if fn_arn not in self._targets:
                     original(account_id, event_body, fn_arn, region_name)
                     return
                 held = getattr(_request, "held", None)
                 if held is None:
-                    self._release([(_function_arn(fn_arn), copy.deepcopy(event_body))])
+                    self._release([(fn_arn, copy.deepcopy(event_body))])
                 else:
-                    held.append((_function_arn(fn_arn), copy.deepcopy(event_body)))
+                    held.append((fn_arn, copy.deepcopy(event_body)))
 
             moto_notifications._invoke_awslambda = invoke
             for name in ("bucket_response", "key_response"):
@@ -274,12 +274,6 @@ class _Notifications:
 NOTIFICATIONS = _Notifications()
 
 
-def _function_arn(arn: str) -> str:
-    """The function's ARN without a qualifier: the bucket notifies the "live" alias
-    (AutoPublishAlias), arn:...:function:<name>:live; the function is the same."""
-    return ":".join(arn.split(":")[:7])
-
-
 ASYNC_ATTEMPTS = 3  # Lambda's asynchronous invoke: the first try and two retries
 
 
@@ -288,7 +282,7 @@ class S3NotificationMapping:
     """Delivers a bucket's notifications to a function, as S3's asynchronous invoke does."""
 
     function: LocalFunction
-    function_arn: str
+    function_arn: str  # as the bucket's notification names it (the "live" alias), qualifier kept
     dead_letter_queue_url: str | None
     cloud: Cloud
     deliveries: Any = None  # local_stack.iam.Deliveries: may S3 invoke the function?

@@ -114,7 +114,11 @@ class LocalStack:
         self.event_sources = EventSources.from_stack(self.cloud, self.functions, self.deliveries)
         stage = self.template.parameter_defaults().get("Stage", "v1")
         self.api = LocalApi.from_template(
-            self.template, self.functions, self.parameters.get("Stage", stage), self.deliveries
+            self.template,
+            self.functions,
+            self.parameters.get("Stage", stage),
+            self.deliveries,
+            self.cloud.resolve,
         )
         # S3 notifications are asynchronous in AWS too. Under `make api` their own poller
         # delivers them, as it does queue batches, so no route ever waits for the

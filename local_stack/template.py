@@ -90,9 +90,29 @@ def resolve_language_extensions(
 ) -> dict[str, Any]:
     """Do what the AWS::LanguageExtensions transform does before SAM, for what this template
     uses of it: `Fn::FindInMap` with a `DefaultValue`, keyed literally or by `!Ref` to a
-    parameter (the Api's DefaultAuthorizer per ApiAuth). Other functions only that transform
-    knows fail here rather than deploy differently locally; the rest is left to CloudFormation
-    (moto), which resolves it the same way after the transform."""
+    parameter (the Api's DefaultAuthorizer per ApiAuth, SnapStart's ApplyOn in Globals).
+    Other functions only that transform knows fail here rather than deploy differently
+    locally; the rest is left to CloudFormation (moto), which resolves it the same way after
+    the transform.
+
+    Why not SAM CLI's implementation (samcli 1.170.0,
+    `samcli.lib.cfn_language_extensions.sam_integration.process_template_for_sam_cli`, the
+    expansion `expand_language_extensions` wraps with telemetry; samtranslator has none):
+    in the partial resolution mode SAM CLI runs it in, it changes the template beyond the
+    language extensions, so the transformed template differs for every ApiAuth and
+    samconfig.toml parameter set (checked over all of them):
+
+    * `Fn::Sub` with a variable it cannot resolve without a deployment (`${AWS::Region}`,
+      `${AWS::StackName}`, a resource's `${Api}`) loses its `Fn::Sub` and becomes a plain
+      string that still holds `${...}`: the API URL output, log group names, policy
+      resources would reach CloudFormation as literal text.
+    * Parameter `Ref`s, `Conditions` and `Fn::If` are folded into literals at expansion
+      (`!Ref Stage` becomes `v1`), so SAM names its resources differently
+      (`...PermissionStage` becomes `...Permissionv1`) and the template no longer carries
+      the parameters the deployed stack is given.
+    * `Globals` is not expanded: SnapStart's `Fn::FindInMap` reaches SAM unresolved, where
+      SAM needs a literal `ApplyOn`.
+    """
     transforms = template.get("Transform", [])
     transforms = [transforms] if isinstance(transforms, str) else list(transforms)
     if LANGUAGE_EXTENSIONS not in transforms:

@@ -165,11 +165,17 @@ class ResourcePolicies:
             # name or by delegating to the account (then identity policies decide).
             return self.roles.get(resource), True
         if service == "lambda":
-            # a qualified ARN (version or alias) is governed by the function's policy here
-            unqualified = ":".join(resource.split(":")[:7])
-            return self.functions.get(unqualified), False
+            # Each qualifier has its own policy, as in Lambda: a permission on the function
+            # does not cover its alias or version, nor one on the alias the function.
+            return self.functions.get(_lambda_policy_key(resource)), False
         table = {"sqs": self.queues, "sns": self.topics, "secretsmanager": self.secrets}
         return table.get(service, {}).get(resource), False
+
+
+def _lambda_policy_key(arn: str) -> str:
+    """The ARN whose resource policy governs a call on `arn`: itself, but `$LATEST` is the
+    unqualified function (Lambda keeps one policy for both)."""
+    return arn.removesuffix(":$LATEST")
 
 
 def merged(account: str, partition: str, many: Iterable[ResourcePolicies]) -> ResourcePolicies:
@@ -262,11 +268,15 @@ class _Reader:
         return RoleIdentity(logical_id=logical_id, arn=arn, policies=tuple(policies))
 
     def function_arn(self, reference: str) -> str:
-        if reference.startswith("${"):  # symbolic: ${Function.Arn}
+        """The ARN a Lambda permission's `FunctionName` names, qualifier (`:live`, `:3`)
+        included: a name, a partial ARN (`123456789012:function:name`) or an ARN."""
+        if reference.startswith("${"):  # symbolic: ${Function.Arn}, ${FunctionAliaslive}
             return reference
         if reference.startswith("arn:"):
-            return ":".join(reference.split(":")[:7])
-        return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{reference}"
+            return _lambda_policy_key(reference)
+        name = reference.split(":function:", 1)[-1]  # 123456789012:function:name[:qualifier]
+        prefix = f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:"
+        return _lambda_policy_key(prefix + name)
 
 
 def _lambda_permission_statement(logical_id: str, props: dict[str, Any], function_arn: str) -> Any:

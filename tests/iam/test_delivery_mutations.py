@@ -166,3 +166,63 @@ def test_a_schedule_does_not_run_without_its_roles_policy(mutated: LocalStack):
         assert mapping.deliver() is None
 
     assert len(mutated.calls("PartnerFetcherFunction")) == before  # never ran
+
+
+def test_s3_does_not_invoke_the_alias_on_a_permission_for_the_function(mutated: LocalStack):
+    """The bucket notifies the function's "live" alias (AutoPublishAlias); a permission
+    naming the unqualified function does not cover it in Lambda, so S3 cannot invoke.
+    Mutations caught: the mapping asking for the function's unqualified ARN (not the one the
+    bucket's notification names), the qualifier dropped from the ARN S3 asks for."""
+
+    def on_the_function(resources: dict[str, Any]) -> None:
+        permission = resources["DocumentUploadedFunctionObjectCreatedPermission"]["Properties"]
+        assert permission["FunctionName"] == {"Ref": "DocumentUploadedFunctionAliaslive"}
+        permission["FunctionName"] = {"Ref": "DocumentUploadedFunction"}
+
+    (mapping,) = [
+        found
+        for found in mutated.event_sources.for_function("DocumentUploadedFunction")
+        if isinstance(found, S3NotificationMapping)
+    ]
+    assert mapping.function_arn.endswith("-DocumentUploadedFunction:live")
+    before = len(mutated.calls("DocumentUploadedFunction"))
+    s3 = boto3.client("s3", region_name=mutated.region)
+    with checked_against(mutated, on_the_function):
+        s3.put_object(
+            Bucket=mutated.cloud.physical_id("DocumentsBucket"),
+            Key=f"documents/{uuid.uuid4()}",
+            Body=b"%PDF-1.7 probe",
+        )
+        assert mapping.poll() == 1
+
+    (_, reason) = mapping.failures[-1]
+    assert f"lambda:InvokeFunction on resource: {mapping.function_arn} " in reason
+    assert "because no resource-based policy allows" in reason
+    assert len(mutated.calls("DocumentUploadedFunction")) == before  # never ran
+
+
+def test_api_gateway_does_not_invoke_the_alias_on_permissions_for_the_function(
+    mutated: LocalStack,
+):
+    """Each route's integration invokes the function's "live" alias; with the route
+    permissions naming the unqualified function instead, API Gateway cannot invoke it and
+    answers 500, as in AWS. Mutations caught: the emulator asking for the function's
+    unqualified ARN (not its integration's), the qualifier dropped from the ARN asked for or
+    when the policy is looked up."""
+
+    def on_the_function(resources: dict[str, Any]) -> None:
+        for resource in resources.values():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Lambda::Permission" and props["FunctionName"] == {
+                "Ref": "DocumentsFunctionAliaslive"
+            }:
+                props["FunctionName"] = {"Ref": "DocumentsFunction"}
+
+    assert mutated.api.request("GET", "/documents").status == 200
+    before = len(mutated.api.invocations)
+    with checked_against(mutated, on_the_function):
+        response = mutated.api.request("GET", "/documents")
+
+    assert response.status == 500
+    assert response.json() == {"message": "Internal server error"}
+    assert len(mutated.api.invocations) == before

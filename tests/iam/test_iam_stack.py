@@ -28,6 +28,12 @@ def arn(stack: LocalStack, logical_id: str) -> str:
     return str(stack.cloud.resolve({"Fn::GetAtt": [logical_id, "Arn"]}))
 
 
+def live(stack: LocalStack, function: str) -> str:
+    """The ARN of the function's "live" alias (AutoPublishAlias): what its event sources
+    invoke and its permissions name."""
+    return str(stack.cloud.resolve({"Ref": f"{function}Aliaslive"}))
+
+
 def deliveries(stack: LocalStack, transformed: dict[str, Any] | None = None) -> Deliveries:
     policies = effective(stack, transformed)
     return Deliveries(policies, MotoFacts(policies.account, policies.region))
@@ -70,8 +76,10 @@ def test_resource_policies_of_the_template(stack: LocalStack):
     bucket = stack.cloud.physical_id("DocumentsBucket")
     bucket_policy, _ = resources.for_resource(f"arn:aws:s3:::{bucket}/documents/x")
     assert bucket_policy is not None
-    function_policy, _ = resources.for_resource(arn(stack, "DocumentUploadedFunction"))
+    # S3's permission is on the "live" alias the bucket notifies, not on the function
+    function_policy, _ = resources.for_resource(live(stack, "DocumentUploadedFunction"))
     assert function_policy is not None
+    assert resources.for_resource(arn(stack, "DocumentUploadedFunction")) == (None, False)
 
 
 def test_moto_facts_of_the_deployed_resources(stack: LocalStack):
@@ -135,8 +143,10 @@ def test_sns_delivery_breaks_without_the_key_policy_statement_for_sns(stack: Loc
 def test_s3_invokes_only_functions_whose_permission_allows_it(stack: LocalStack):
     check = deliveries(stack)
     bucket = stack.cloud.physical_id("DocumentsBucket")
-    assert check.s3_to_lambda(bucket, arn(stack, "DocumentUploadedFunction")).allowed
-    refused = check.s3_to_lambda(bucket, arn(stack, "DocumentsFunction"))
+    assert check.s3_to_lambda(bucket, live(stack, "DocumentUploadedFunction")).allowed
+    # the permission names the alias: the function itself is not covered, as in Lambda
+    assert not check.s3_to_lambda(bucket, arn(stack, "DocumentUploadedFunction")).allowed
+    refused = check.s3_to_lambda(bucket, live(stack, "DocumentsFunction"))
     assert not refused.allowed
     assert "lambda:InvokeFunction" in refused.reason
 
@@ -147,15 +157,19 @@ def test_s3_invoke_breaks_without_the_lambda_permission(stack: LocalStack):
     del transformed["Resources"]["DocumentUploadedFunctionObjectCreatedPermission"]
     bucket = stack.cloud.physical_id("DocumentsBucket")
     check = deliveries(stack, transformed)
-    assert not check.s3_to_lambda(bucket, arn(stack, "DocumentUploadedFunction")).allowed
+    assert not check.s3_to_lambda(bucket, live(stack, "DocumentUploadedFunction")).allowed
 
 
 def test_api_gateway_invokes_the_functions_of_its_routes(stack: LocalStack):
     check = deliveries(stack)
     api = stack.cloud.physical_id("Api")
-    function = arn(stack, "CustomersDynamoDBFunction")
+    function = live(stack, "CustomersDynamoDBFunction")
     assert check.api_to_lambda(api, "v1", "GET", "/dynamodb/customers/123", function).allowed
     assert not check.api_to_lambda(api, "v1", "GET", "/documents/1", function).allowed
+    unqualified = arn(stack, "CustomersDynamoDBFunction")
+    assert not check.api_to_lambda(api, "v1", "GET", "/dynamodb/customers/1", unqualified).allowed
+    # each route's integration invokes the alias its permission names
+    assert stack.api.integrations[("/dynamodb/customers/{id}", "ANY")] == function
 
 
 def test_schedules_invoke_their_function_with_their_role(stack: LocalStack):
