@@ -98,7 +98,8 @@ wait: $(STAMP) ## wait until a `make api` started elsewhere (e.g. `make api &`) 
 .PHONY: logs
 logs: ## follow one function's log of the running stack: make logs FN=CustomersRdsFunction
 	@test -n "$(FN)" || { echo "usage: make logs FN=<LogicalId>  (files: .local/logs/)"; exit 2; }
-	@test -f .local/logs/$(FN).log || { echo "no log for $(FN) yet in .local/logs/ (has it run?)"; exit 1; }
+	@grep -q "^  $(FN):$$" template.yaml || { echo "$(FN) is not a logical id of template.yaml (e.g. CustomersRdsFunction)"; exit 2; }
+	@test -f .local/logs/$(FN).log || { mkdir -p .local/logs && touch .local/logs/$(FN).log && echo "no log for $(FN) yet: waiting for its first invocation (Ctrl-C stops)"; }
 	tail -n 50 -F .local/logs/$(FN).log
 
 .PHONY: aws
