@@ -18,6 +18,7 @@ background thread.
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -232,7 +233,9 @@ class ScheduleMapping:
     """A schedule of the template (EventBridge Scheduler or rule) and its target function.
 
     Locally, time is compressed: a `rate(...)` schedule (the outbox relay) runs on every
-    polling round; a `cron(...)` schedule (the daily partner sync) runs only when asked
+    polling round (tests that drain), or every LOCAL_RATE_SECONDS (1 s by default) under
+    `make api`, where a tick that finds nothing to do stays in the function's log file and
+    off the terminal; a `cron(...)` schedule (the daily partner sync) runs only when asked
     (`run()`, which `make sync` uses).
 
     The scheduler invokes asynchronously (`deliver()`): a failed run is Lambda's to retry
@@ -253,9 +256,10 @@ class ScheduleMapping:
     def continuous(self) -> bool:
         return self.expression.startswith("rate(")
 
-    def run(self) -> Any:
+    def run(self, *, quiet: bool = False) -> Any:
         """One scheduled run: the scheduler assumes the schedule's role and invokes the
-        function with it, so the role must allow lambda:InvokeFunction on the function."""
+        function with it, so the role must allow lambda:InvokeFunction on the function.
+        With `quiet`, a run that moved nothing keeps its log off the terminal."""
         if self.deliveries is not None and self.schedule_id is not None:
             decision = self.deliveries.schedule_to_function(self.schedule_id)
             if not decision.allowed:
@@ -269,16 +273,19 @@ class ScheduleMapping:
             "resources": [self.name],
             "detail": {},
         }
-        return self.function.invoke(event).result
+        invocation = self.function.invoke(event, quiet=quiet)
+        if quiet and _moved(invocation.result):
+            self.function.show(invocation)
+        return invocation.result
 
-    def deliver(self) -> Any:
+    def deliver(self, *, quiet: bool = False) -> Any:
         """One run as the scheduler makes it: an asynchronous invoke, retried by Lambda and
         then recorded in the on-failure destination. The result, or None if every try
         failed."""
         failure: FunctionError | None = None
         for _ in range(1 + self.retries):
             try:
-                return self.run()
+                return self.run(quiet=quiet)
             except FunctionError as error:
                 failure = error
             except PermissionError:
@@ -314,11 +321,15 @@ class ScheduleMapping:
         except ClientError as error:
             print(f"{name}: on-failure destination refused the record: {error}", file=sys.stderr)
 
-    def poll(self) -> int:
+    def poll(self, *, quiet: bool = False) -> int:
         if not self.continuous:
             return 0
-        result = self.deliver()
-        return int(result.get("published", 0)) if isinstance(result, dict) else 0
+        return _moved(self.deliver(quiet=quiet))
+
+
+def _moved(result: Any) -> int:
+    """What a scheduled relay run moved (its `published` count), 0 for anything else."""
+    return int(result.get("published", 0)) if isinstance(result, dict) else 0
 
 
 Mapping = ScheduleMapping | SqsMapping | StreamMapping | s3.S3NotificationMapping
@@ -415,19 +426,31 @@ class EventSources:
                 return total
         raise RuntimeError(f"event sources still busy after {max_rounds} rounds")
 
-    def start(self, interval: float = 0.25) -> None:
+    def start(self, interval: float = 0.25, rate_seconds: float | None = None) -> None:
         """Poll continuously, one thread per mapping, so that a slow function never holds
-        up another's events (the local API uses this; tests call `drain()`)."""
+        up another's events (the local API uses this; tests call `drain()`). A `rate()`
+        schedule ticks every `rate_seconds` (LOCAL_RATE_SECONDS, 1 s by default: minutes
+        compressed to seconds), its idle ticks kept off the terminal."""
+        every = rate_seconds or float(os.environ.get("LOCAL_RATE_SECONDS") or 1.0)
 
         def run(mapping: Mapping) -> None:
+            scheduled = isinstance(mapping, ScheduleMapping)
             while not self._stop.is_set():
                 try:
-                    moved = mapping.poll()
+                    moved = (
+                        mapping.poll(quiet=True)
+                        if isinstance(mapping, ScheduleMapping)
+                        else mapping.poll()
+                    )
                 except Exception as error:  # noqa: BLE001 - keep polling; say what happened
+                    if self._stop.is_set():
+                        return  # the stack is stopping: environments go away mid-call
                     name = mapping.function.source.logical_id
                     print(f"event source of {name}: {error!r}", file=sys.stderr, flush=True)
                     moved = 0
-                if not moved:
+                if scheduled:
+                    self._stop.wait(every)
+                elif not moved:
                     self._stop.wait(interval)
 
         for mapping in self.mappings:

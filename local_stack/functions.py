@@ -50,6 +50,11 @@ class LocalFunction:
         """Every variable the function's processes start with."""
         return dict(self.pool.spec.environment)
 
-    def invoke(self, event: Any) -> Invocation:
-        """Invoke synchronously (RequestResponse), as API Gateway and the pollers do."""
-        return self.pool.invoke(event)
+    def invoke(self, event: Any, *, quiet: bool = False) -> Invocation:
+        """Invoke synchronously (RequestResponse), as API Gateway and the pollers do; with
+        `quiet`, its log reaches the terminal only if it fails (or is `show`n)."""
+        return self.pool.invoke(event, quiet=quiet)
+
+    def show(self, invocation: Invocation) -> None:
+        """A quiet invocation's log, on the terminal after all."""
+        self.pool.show(invocation.logs)

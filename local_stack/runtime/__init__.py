@@ -55,16 +55,26 @@ class LogRouter:
     def path(self, logical_id: str) -> Path:
         return self.folder / f"{logical_id}.log"
 
-    def line(self, logical_id: str, line: str) -> None:
+    def line(self, logical_id: str, line: str, echo: bool = True) -> None:
         with self._lock:
             handle = self._files.get(logical_id)
             if handle is None:
                 handle = self._files[logical_id] = self.path(logical_id).open("a", buffering=1)
             handle.write(line + "\n")
-            if self.echo is not None:
-                self._width = max(self._width, len(logical_id))
-                self.echo.write(f"{logical_id:<{self._width}} | {line}\n")
-                self.echo.flush()
+            if echo:
+                self._echo(logical_id, [line])
+
+    def show(self, logical_id: str, lines: list[str]) -> None:
+        """Lines already in the function's file, on the terminal."""
+        with self._lock:
+            self._echo(logical_id, lines)
+
+    def _echo(self, logical_id: str, lines: list[str]) -> None:
+        if self.echo is None:
+            return
+        self._width = max(self._width, len(logical_id))
+        self.echo.write("".join(f"{logical_id:<{self._width}} | {line}\n" for line in lines))
+        self.echo.flush()
 
     def close(self) -> None:
         with self._lock:
@@ -154,7 +164,7 @@ class LocalRuntime:
         limit = self.max_environments
         if config.reserved_concurrency is not None:
             limit = min(limit, config.reserved_concurrency)
-        pool = FunctionPool(spec, self.reaper, limit, self.logs.line)
+        pool = FunctionPool(spec, self.reaper, limit, self.logs)
         self.pools[config.logical_id] = pool
         return pool
 

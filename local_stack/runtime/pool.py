@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from local_stack.runtime.reaper import Reaper, stop_group
 
@@ -105,7 +105,16 @@ def _free_port() -> int:
         return port
 
 
-LogCallback = Callable[[str], None]  # one complete log line of a function
+LogCallback = Callable[[str, bool], None]  # one log line of a function; to the terminal too?
+
+
+class LogSink(Protocol):
+    """Where a pool's log lines go (runtime.LogRouter): the function's file, and the terminal
+    unless `echo` is False; `show` puts lines already filed on the terminal."""
+
+    def line(self, logical_id: str, line: str, echo: bool = True) -> None: ...
+
+    def show(self, logical_id: str, lines: list[str]) -> None: ...
 
 
 class ExecutionEnvironment:
@@ -118,6 +127,7 @@ class ExecutionEnvironment:
         self.last_used = time.monotonic()
         self._on_line = on_line
         self._reaper = reaper
+        self.quiet = False  # this invocation's lines go to the file only (see FunctionPool)
         self._capture: list[str] | None = None
         self._report = threading.Event()
         self._lock = threading.Lock()
@@ -182,7 +192,7 @@ class ExecutionEnvironment:
         self._report.set()  # the process ended: nobody waits for a REPORT line any longer
 
     def _line(self, line: str) -> None:
-        self._on_line(line)
+        self._on_line(line, not self.quiet)
         capture = self._capture
         if capture is not None:
             capture.append(line)
@@ -251,12 +261,12 @@ class FunctionPool:
         spec: FunctionSpec,
         reaper: Reaper,
         max_environments: int,
-        on_line: Callable[[str, str], None],
+        logs: LogSink,
     ) -> None:
         self.spec = spec
         self.max_environments = max(1, max_environments)
         self._reaper = reaper
-        self._on_line = on_line
+        self._logs = logs
         self._idle: list[ExecutionEnvironment] = []
         self._busy: set[ExecutionEnvironment] = set()
         self._starting = 0
@@ -283,7 +293,9 @@ class FunctionPool:
                 self._condition.wait()
         try:
             environment = ExecutionEnvironment(
-                self.spec, self._reaper, lambda line: self._on_line(self.spec.logical_id, line)
+                self.spec,
+                self._reaper,
+                lambda line, echo: self._logs.line(self.spec.logical_id, line, echo),
             )
         finally:
             with self._condition:
@@ -330,7 +342,10 @@ class FunctionPool:
 
     # -- invoking -----------------------------------------------------------------------
 
-    def invoke(self, event: Any) -> Invocation:
+    def invoke(self, event: Any, *, quiet: bool = False) -> Invocation:
+        """One synchronous invocation. With `quiet` (a scheduled tick that may well find
+        nothing to do) its log lines go to the function's file only, unless it fails; the
+        caller may `show` them afterwards."""
         payload = json.dumps(event).encode()
         if len(payload) > MAX_REQUEST_BYTES:
             raise FunctionError(
@@ -345,10 +360,12 @@ class FunctionPool:
         environment, cold = self._acquire()
         keep = False
         started = time.perf_counter()
+        environment.quiet = quiet
         try:
             status, body, lines = environment.invoke(payload, _trace_header())
             keep, outcome = self._classify(status, body, lines)
         finally:
+            environment.quiet = False
             self._release(environment, keep)
         duration_ms = (time.perf_counter() - started) * 1000
         error = outcome.get("__error__") if isinstance(outcome, dict) else None
@@ -358,12 +375,18 @@ class FunctionPool:
             stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             reason = error["errorMessage"].split("Error: ", 1)[-1].strip()
             line = f"{stamp} {_request_id(lines)} {reason}"
-            self._on_line(self.spec.logical_id, line)
+            self._logs.line(self.spec.logical_id, line, not quiet)
             lines.append(line)
         logs = "".join(f"{line}\n" for line in lines)
         if error is not None:
+            if quiet:  # a failure is always on the terminal
+                self.show(logs)
             raise FunctionError(self.spec.name, error, logs)
         return Invocation(outcome, logs, duration_ms, _request_id(lines), cold)
+
+    def show(self, logs: str) -> None:
+        """Put a quiet invocation's log lines (already in the file) on the terminal."""
+        self._logs.show(self.spec.logical_id, logs.splitlines())
 
     def _classify(self, status: int, body: bytes, lines: list[str]) -> tuple[bool, Any]:
         """(keep the environment?, result or {"__error__": Lambda's error payload})."""

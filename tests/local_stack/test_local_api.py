@@ -167,6 +167,34 @@ def test_the_events_endpoint_fills_up_while_the_stack_runs(local_api: dict[str, 
     assert types == ["CustomerCreated", "CustomerDeleted"]
 
 
+def test_the_outbox_relay_shows_on_the_terminal_only_when_it_relays(local_api: dict[str, Any]):
+    """Given `make api` ticking the outbox relay's rate() schedule every second
+    When an RDS customer is created
+    Then the relay's run that published it is on the terminal, and no idle tick is
+    (they stay in the function's log file).
+
+    Catches: every tick echoed (12 lines a second of START/END/REPORT on the terminal
+    before), or the relay's useful runs hidden along with the idle ones."""
+    base = local_api["outputs"]["ApiUrl"]
+    _, created = call(base, "POST", "/rds/customers", {"name": "Ob", "email": "ob@example.com"})
+    events = f"/rds/customers/{created['id']}/events"
+    deadline = time.monotonic() + 30
+    while not call(base, "GET", events)[1]["items"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # let the echo of that run reach the file
+
+    terminal = (local_api["state"] / "make-api.log").read_text().splitlines()
+    relay = [line for line in terminal if line.startswith("OutboxRelayFunction ")]
+    relayed = [line for line in relay if '"message":"outbox relayed"' in line]
+    filed = (local_api["state"] / "logs" / "OutboxRelayFunction.log").read_text()
+
+    assert call(base, "GET", events)[1]["items"], "the event never reached the audit trail"
+    assert relayed, "the run that relayed the event is not on the terminal"
+    assert all('"published":0' not in line for line in relayed), "an idle tick was echoed"
+    assert filed.count('"published":0') > 0, "idle ticks are filed"
+    assert sum("START RequestId" in line for line in relay) == len(relayed)
+
+
 def test_a_document_goes_up_and_down_through_the_returned_urls(local_api: dict[str, Any]):
     base = local_api["outputs"]["ApiUrl"]
     content = b"col1,col2\n" + b"1,2\n" * 1000
