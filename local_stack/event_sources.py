@@ -260,12 +260,20 @@ class ScheduleMapping:
         """One scheduled run: the scheduler assumes the schedule's role and invokes the
         function with it, so the role must allow lambda:InvokeFunction on the function.
         With `quiet`, a run that moved nothing keeps its log off the terminal."""
+        event = self._event()
         if self.deliveries is not None and self.schedule_id is not None:
             decision = self.deliveries.schedule_to_function(self.schedule_id)
             if not decision.allowed:
                 print(f"schedule {self.name} did not run: {decision.reason}", file=sys.stderr)
+                self._dead_letter(event, decision.reason)
                 raise PermissionError(decision.reason)
-        event = {
+        invocation = self.function.invoke(event, quiet=quiet)
+        if quiet and _moved(invocation.result):
+            self.function.show(invocation)
+        return invocation.result
+
+    def _event(self) -> dict[str, Any]:
+        return {
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
             "source": "aws.scheduler",
@@ -273,10 +281,47 @@ class ScheduleMapping:
             "resources": [self.name],
             "detail": {},
         }
-        invocation = self.function.invoke(event, quiet=quiet)
-        if quiet and _moved(invocation.result):
-            self.function.show(invocation)
-        return invocation.result
+
+    def _dead_letter(self, event: dict[str, Any], reason: str) -> None:
+        """A run the scheduler could not make goes to the schedule's DeadLetterConfig queue,
+        sent as the scheduler's role (which must allow sqs:SendMessage there, and the KMS
+        use of an encrypted queue). AWS retries per the schedule's RetryPolicy first; a
+        refused invoke would be refused again, so locally it goes there at once. The body
+        is the event the target would have had; the attributes carry what failed, in the
+        spirit of the Scheduler's dead-letter event (ERROR_CODE, ERROR_MESSAGE,
+        SCHEDULE_ARN, TARGET_ARN), which a sandbox shows exactly."""
+        if self.deliveries is None or self.schedule_id is None or self.cloud is None:
+            return
+        schedule = self.deliveries.policies.schedules[self.schedule_id]
+        if schedule.dead_letter_arn is None:
+            print(f"schedule {self.name}: no dead-letter queue; the run is lost", file=sys.stderr)
+            return
+        decision = self.deliveries.schedule_dead_letter(self.schedule_id)
+        if not decision.allowed:
+            print(
+                f"schedule {self.name}: its dead-letter queue refused the run too: "
+                f"{decision.reason}",
+                file=sys.stderr,
+            )
+            return
+        sqs = self.cloud.client("sqs")  # the scheduler's delivery, allowed above
+        url = sqs.get_queue_url(QueueName=schedule.dead_letter_arn.rsplit(":", 1)[1])["QueueUrl"]
+        region, account = self.deliveries.policies.region, self.deliveries.policies.account
+        schedule_arn = f"arn:aws:scheduler:{region}:{account}:schedule/default/{schedule.name}"
+        attributes = {
+            "ERROR_CODE": "AccessDeniedException",
+            "ERROR_MESSAGE": reason,
+            "SCHEDULE_ARN": schedule_arn,
+            "TARGET_ARN": schedule.target_arn,
+        }
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                key: {"DataType": "String", "StringValue": value}
+                for key, value in attributes.items()
+            },
+        )
 
     def deliver(self, *, quiet: bool = False) -> Any:
         """One run as the scheduler makes it: an asynchronous invoke, retried by Lambda and

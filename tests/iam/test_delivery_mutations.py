@@ -144,6 +144,11 @@ def test_s3_does_not_invoke_a_function_without_its_permission(mutated: LocalStac
 
 
 def test_a_schedule_does_not_run_without_its_roles_policy(mutated: LocalStack):
+    """The scheduler cannot invoke without its role's invoke policy; each refused run
+    goes to the schedule's dead-letter queue with what failed.
+    Catches: the schedule's check taken out (the function runs); a refused run dropped
+    instead of dead-lettered."""
+
     def without_invoke(resources: dict[str, Any]) -> None:
         role = resources["PartnerFetcherFunctionDailyRole"]["Properties"]
         role["Policies"] = [
@@ -166,6 +171,21 @@ def test_a_schedule_does_not_run_without_its_roles_policy(mutated: LocalStack):
         assert mapping.deliver() is None
 
     assert len(mutated.calls("PartnerFetcherFunction")) == before  # never ran
+    assert mapping.deliveries is not None
+    assert mapping.schedule_id is not None
+    schedule = mapping.deliveries.policies.schedules[mapping.schedule_id]
+    assert schedule.dead_letter_arn is not None
+    sqs = mutated.cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=schedule.dead_letter_arn.rsplit(":", 1)[1])["QueueUrl"]
+    received = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    assert len(received) == 2  # run() and deliver()
+    for message in received:
+        assert json.loads(message["Body"])["detail-type"] == "Scheduled Event"
+        attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+        assert attributes["TARGET_ARN"] == schedule.target_arn
+        assert "lambda:InvokeFunction" in attributes["ERROR_MESSAGE"]
 
 
 def test_s3_does_not_invoke_the_alias_on_a_permission_for_the_function(mutated: LocalStack):
