@@ -236,30 +236,15 @@ def test_edge_errors_behave_like_api_gateway(local_api: dict[str, Any]):
     assert refused.value.code == 413
 
 
-def test_make_sync_twice_leaves_each_partner_customer_once(
-    local_api: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-):
+def make_sync(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_module("local_stack.sync", *args, timeout_s=120, LOCAL_STATE_DIR=str(state))
+
+
+def test_make_sync_twice_leaves_each_partner_customer_once(local_api: dict[str, Any]):
     feed = PartnerFeed(rows=sample_rows(40)).start()
-    state = Path(local_api["outputs_file"]).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {"LOCAL_STATE_DIR": str(state)}
     try:
         runs = [
-            subprocess.run(  # noqa: S603 (our own module)
-                [
-                    sys.executable,
-                    "-m",
-                    "local_stack.sync",
-                    "--url",
-                    f"{feed.url}?_page=1&_limit=15",
-                ],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            make_sync(local_api["state"], "--url", f"{feed.url}?_page=1&_limit=15")
             for _ in range(2)
         ]
     finally:
@@ -280,30 +265,18 @@ def test_make_sync_with_another_feed_on_the_running_stack_reads_that_feed(
 
     Catches: make sync not starting the fetcher afresh (UpdateFunctionConfiguration on the
     local Lambda API): the warm fetcher would call the first feed, which is gone."""
-    state = Path(local_api["outputs_file"]).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {"LOCAL_STATE_DIR": str(state)}
-    outputs = []
+    runs = []
     for rows in (7, 9):
         feed = PartnerFeed(rows=sample_rows(rows)).start()
         try:
-            run = subprocess.run(  # noqa: S603 (our own module)
-                [sys.executable, "-m", "local_stack.sync", "--url", feed.url],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            runs.append(make_sync(local_api["state"], "--url", feed.url))
         finally:
             feed.stop()
-        assert run.returncode == 0, run.stderr
-        outputs.append((run.stdout, run.stderr))
 
-    assert "fetched 7 rows in 1 page(s): 7 valid" in outputs[0][0]
-    assert "fetched 9 rows in 1 page(s): 9 valid" in outputs[1][0]
-    assert "Starting the fetcher afresh (UpdateFunctionConfiguration)" in outputs[1][1]
+    assert all(run.returncode == 0 for run in runs), runs[-1].stderr
+    assert "fetched 7 rows in 1 page(s): 7 valid" in runs[0].stdout
+    assert "fetched 9 rows in 1 page(s): 9 valid" in runs[1].stdout
+    assert "Starting the fetcher afresh (UpdateFunctionConfiguration)" in runs[1].stderr
 
 
 def test_make_sync_without_a_url_uses_the_bundled_partner_feed(tmp_path: Path):
@@ -311,18 +284,7 @@ def test_make_sync_without_a_url_uses_the_bundled_partner_feed(tmp_path: Path):
 
     Without a running `make api` (a throwaway stack): a warm fetcher of the shared stack
     would still hold the previous test's feed URL, which it caches for 5 minutes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PARTNER_URL"))}
-    env |= {"LOCAL_STATE_DIR": str(tmp_path)}
-
-    run = subprocess.run(
-        [sys.executable, "-m", "local_stack.sync"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = make_sync(tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert "No PARTNER_URL: using the bundled local partner feed (http://127.0.0.1:" in run.stderr
@@ -472,15 +434,20 @@ def test_sigterm_to_the_process_group_stops_everything(tmp_path: Path):
     assert not listening(outputs["AwsEndpointUrl"])
 
 
-def run_module(module: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | env_extra
+def run_module(
+    module: str, *args: str, timeout_s: float = 60, **env_extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` as a make target runs it, without the shell's AWS_* and
+    PARTNER_URL (each test says what it wants)."""
+    inherited = os.environ.items()
+    env = {k: v for k, v in inherited if not k.startswith(("AWS_", "PARTNER_URL"))} | env_extra
     return subprocess.run(  # noqa: S603 - this interpreter, our own modules
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout_s,
         check=False,
     )
 
