@@ -119,23 +119,32 @@ def test_an_sqs_mapping_polls_with_its_functions_role(mutated: LocalStack):
     assert "with an explicit deny in an identity-based policy" in message
 
 
-def test_s3_does_not_invoke_a_function_without_its_permission(mutated: LocalStack):
-    def without_the_permission(resources: dict[str, Any]) -> None:
-        del resources["DocumentUploadedFunctionObjectCreatedPermission"]
-
+def _upload_notified_under(
+    mutated: LocalStack, change: Callable[[dict[str, Any]], None]
+) -> S3NotificationMapping:
+    """An upload to the documents bucket, its notification delivered (or refused) while the
+    deployed stack is checked against its transformed template with `change` applied."""
     (mapping,) = [
         found
         for found in mutated.event_sources.for_function("DocumentUploadedFunction")
         if isinstance(found, S3NotificationMapping)
     ]
     s3 = boto3.client("s3", region_name=mutated.region)
-    with checked_against(mutated, without_the_permission):
+    with checked_against(mutated, change):
         s3.put_object(
             Bucket=mutated.cloud.physical_id("DocumentsBucket"),
             Key=f"documents/{uuid.uuid4()}",
             Body=b"%PDF-1.7 probe",
         )
         assert mapping.poll() == 1
+    return mapping
+
+
+def test_s3_does_not_invoke_a_function_without_its_permission(mutated: LocalStack):
+    def without_the_permission(resources: dict[str, Any]) -> None:
+        del resources["DocumentUploadedFunctionObjectCreatedPermission"]
+
+    mapping = _upload_notified_under(mutated, without_the_permission)
 
     (event, reason) = mapping.failures[-1]
     assert event["Records"][0]["eventSource"] == "aws:s3"
@@ -199,22 +208,10 @@ def test_s3_does_not_invoke_the_alias_on_a_permission_for_the_function(mutated: 
         assert permission["FunctionName"] == {"Ref": "DocumentUploadedFunctionAliaslive"}
         permission["FunctionName"] = {"Ref": "DocumentUploadedFunction"}
 
-    (mapping,) = [
-        found
-        for found in mutated.event_sources.for_function("DocumentUploadedFunction")
-        if isinstance(found, S3NotificationMapping)
-    ]
-    assert mapping.function_arn.endswith("-DocumentUploadedFunction:live")
     before = len(mutated.calls("DocumentUploadedFunction"))
-    s3 = boto3.client("s3", region_name=mutated.region)
-    with checked_against(mutated, on_the_function):
-        s3.put_object(
-            Bucket=mutated.cloud.physical_id("DocumentsBucket"),
-            Key=f"documents/{uuid.uuid4()}",
-            Body=b"%PDF-1.7 probe",
-        )
-        assert mapping.poll() == 1
+    mapping = _upload_notified_under(mutated, on_the_function)
 
+    assert mapping.function_arn.endswith("-DocumentUploadedFunction:live")
     (_, reason) = mapping.failures[-1]
     assert f"lambda:InvokeFunction on resource: {mapping.function_arn} " in reason
     assert "because no resource-based policy allows" in reason
