@@ -234,9 +234,9 @@ class ScheduleMapping:
 
     Locally, time is compressed: a `rate(...)` schedule (the outbox relay) runs on every
     polling round (tests that drain), or every LOCAL_RATE_SECONDS (1 s by default) under
-    `make api`, where a tick that finds nothing to do stays in the function's log file and
-    off the terminal; a `cron(...)` schedule (the daily partner sync) runs only when asked
-    (`run()`, which `make sync` uses).
+    `make api`, where a tick that finds nothing to do and logs nothing above INFO stays in
+    the function's log file and off the terminal; a `cron(...)` schedule (the daily partner
+    sync) runs only when asked (`run()`, which `make sync` uses).
 
     The scheduler invokes asynchronously (`deliver()`): a failed run is Lambda's to retry
     (the function's EventInvokeConfig, twice by default) and then to send to its on-failure
@@ -259,7 +259,8 @@ class ScheduleMapping:
     def run(self, *, quiet: bool = False) -> Any:
         """One scheduled run: the scheduler assumes the schedule's role and invokes the
         function with it, so the role must allow lambda:InvokeFunction on the function.
-        With `quiet`, a run that moved nothing keeps its log off the terminal."""
+        With `quiet`, a run that moved nothing and logged nothing above INFO keeps its log
+        off the terminal (a warning, say SNS refusing the relay's publishes, is shown)."""
         event = self._event()
         if self.deliveries is not None and self.schedule_id is not None:
             decision = self.deliveries.schedule_to_function(self.schedule_id)
@@ -268,7 +269,7 @@ class ScheduleMapping:
                 self._dead_letter(event, decision.reason)
                 raise PermissionError(decision.reason)
         invocation = self.function.invoke(event, quiet=quiet)
-        if quiet and _moved(invocation.result):
+        if quiet and (_moved(invocation.result) or _noteworthy(invocation.logs)):
             self.function.show(invocation)
         return invocation.result
 
@@ -370,6 +371,29 @@ class ScheduleMapping:
         if not self.continuous:
             return 0
         return _moved(self.deliver(quiet=quiet))
+
+
+PLATFORM_LINES = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_")
+ROUTINE_LEVELS = {"DEBUG", "INFO"}
+
+
+def _noteworthy(logs: str) -> bool:
+    """Whether a quiet run logged more than routine: anything but the platform's lines,
+    embedded metrics and DEBUG/INFO JSON lines (a warning, an error, a bare print)."""
+    for line in logs.splitlines():
+        if not line.strip() or line.startswith(PLATFORM_LINES):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return True
+        if not isinstance(record, dict):
+            return True
+        if "_aws" in record and "level" not in record:
+            continue  # an embedded metric
+        if str(record.get("level", "")).upper() not in ROUTINE_LEVELS:
+            return True
+    return False
 
 
 def _moved(result: Any) -> int:
