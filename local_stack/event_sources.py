@@ -286,11 +286,12 @@ class ScheduleMapping:
     def _dead_letter(self, event: dict[str, Any], reason: str) -> None:
         """A run the scheduler could not make goes to the schedule's DeadLetterConfig queue,
         sent as the scheduler's role (which must allow sqs:SendMessage there, and the KMS
-        use of an encrypted queue). AWS retries per the schedule's RetryPolicy first; a
-        refused invoke would be refused again, so locally it goes there at once. The body
-        is the event the target would have had; the attributes carry what failed, in the
-        spirit of the Scheduler's dead-letter event (ERROR_CODE, ERROR_MESSAGE,
-        SCHEDULE_ARN, TARGET_ARN), which a sandbox shows exactly."""
+        use of an encrypted queue). A refused invoke is a permanent error, which the
+        Scheduler does not retry (its RetryPolicy covers retryable ones), so it goes there
+        at once, RETRY_ATTEMPTS 0 and no EXHAUSTED_RETRY_CONDITION. The body is the payload
+        the target would have had; the attributes are those of the Scheduler's documented
+        dead-letter event (configuring-schedule-dlq in its user guide). Not checked
+        against a real schedule: the exact ERROR_MESSAGE text, and EXECUTION_ID's form."""
         if self.deliveries is None or self.schedule_id is None or self.cloud is None:
             return
         schedule = self.deliveries.policies.schedules[self.schedule_id]
@@ -312,6 +313,10 @@ class ScheduleMapping:
         attributes = {
             "ERROR_CODE": "AccessDeniedException",
             "ERROR_MESSAGE": reason,
+            "EXECUTION_ID": uuid.uuid4().hex[:16],
+            "IS_PAYLOAD_TRUNCATED": "false",
+            "RETRY_ATTEMPTS": "0",
+            "SCHEDULED_TIME": event["time"],
             "SCHEDULE_ARN": schedule_arn,
             "TARGET_ARN": schedule.target_arn,
         }
