@@ -251,6 +251,7 @@ class ScheduleMapping:
     retries: int = 2  # EventInvokeConfig.MaximumRetryAttempts
     on_failure_url: str | None = None  # EventInvokeConfig's OnFailure destination (SQS)
     cloud: LocalCloud | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)  # EventSources' stop
 
     @property
     def continuous(self) -> bool:
@@ -338,6 +339,8 @@ class ScheduleMapping:
             try:
                 return self.run(quiet=quiet)
             except FunctionError as error:
+                if self.stopping.is_set():
+                    raise  # the stack stopped the environment under the run: not a failure
                 failure = error
             except PermissionError:
                 return None  # the scheduler could not invoke: its own retries and DLQ
@@ -414,6 +417,11 @@ class EventSources:
     mappings: list[Mapping]
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for mapping in self.mappings:
+            if isinstance(mapping, ScheduleMapping):
+                mapping.stopping = self._stop
 
     @classmethod
     def from_stack(
