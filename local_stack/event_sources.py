@@ -234,9 +234,9 @@ class ScheduleMapping:
 
     Locally, time is compressed: a `rate(...)` schedule (the outbox relay) runs on every
     polling round (tests that drain), or every LOCAL_RATE_SECONDS (1 s by default) under
-    `make api`, where a tick that finds nothing to do stays in the function's log file and
-    off the terminal; a `cron(...)` schedule (the daily partner sync) runs only when asked
-    (`run()`, which `make sync` uses).
+    `make api`, where a tick that finds nothing to do and logs nothing above INFO stays in
+    the function's log file and off the terminal; a `cron(...)` schedule (the daily partner
+    sync) runs only when asked (`run()`, which `make sync` uses).
 
     The scheduler invokes asynchronously (`deliver()`): a failed run is Lambda's to retry
     (the function's EventInvokeConfig, twice by default) and then to send to its on-failure
@@ -251,6 +251,7 @@ class ScheduleMapping:
     retries: int = 2  # EventInvokeConfig.MaximumRetryAttempts
     on_failure_url: str | None = None  # EventInvokeConfig's OnFailure destination (SQS)
     cloud: LocalCloud | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)  # EventSources' stop
 
     @property
     def continuous(self) -> bool:
@@ -259,7 +260,8 @@ class ScheduleMapping:
     def run(self, *, quiet: bool = False) -> Any:
         """One scheduled run: the scheduler assumes the schedule's role and invokes the
         function with it, so the role must allow lambda:InvokeFunction on the function.
-        With `quiet`, a run that moved nothing keeps its log off the terminal."""
+        With `quiet`, a run that moved nothing and logged nothing above INFO keeps its log
+        off the terminal (a warning, say SNS refusing the relay's publishes, is shown)."""
         event = self._event()
         if self.deliveries is not None and self.schedule_id is not None:
             decision = self.deliveries.schedule_to_function(self.schedule_id)
@@ -268,7 +270,7 @@ class ScheduleMapping:
                 self._dead_letter(event, decision.reason)
                 raise PermissionError(decision.reason)
         invocation = self.function.invoke(event, quiet=quiet)
-        if quiet and _moved(invocation.result):
+        if quiet and (_moved(invocation.result) or _noteworthy(invocation.logs)):
             self.function.show(invocation)
         return invocation.result
 
@@ -285,11 +287,12 @@ class ScheduleMapping:
     def _dead_letter(self, event: dict[str, Any], reason: str) -> None:
         """A run the scheduler could not make goes to the schedule's DeadLetterConfig queue,
         sent as the scheduler's role (which must allow sqs:SendMessage there, and the KMS
-        use of an encrypted queue). AWS retries per the schedule's RetryPolicy first; a
-        refused invoke would be refused again, so locally it goes there at once. The body
-        is the event the target would have had; the attributes carry what failed, in the
-        spirit of the Scheduler's dead-letter event (ERROR_CODE, ERROR_MESSAGE,
-        SCHEDULE_ARN, TARGET_ARN), which a sandbox shows exactly."""
+        use of an encrypted queue). A refused invoke is a permanent error, which the
+        Scheduler does not retry (its RetryPolicy covers retryable ones), so it goes there
+        at once, RETRY_ATTEMPTS 0 and no EXHAUSTED_RETRY_CONDITION. The body is the payload
+        the target would have had; the attributes are those of the Scheduler's documented
+        dead-letter event (configuring-schedule-dlq in its user guide). Not checked
+        against a real schedule: the exact ERROR_MESSAGE text, and EXECUTION_ID's form."""
         if self.deliveries is None or self.schedule_id is None or self.cloud is None:
             return
         schedule = self.deliveries.policies.schedules[self.schedule_id]
@@ -311,6 +314,10 @@ class ScheduleMapping:
         attributes = {
             "ERROR_CODE": "AccessDeniedException",
             "ERROR_MESSAGE": reason,
+            "EXECUTION_ID": uuid.uuid4().hex[:16],
+            "IS_PAYLOAD_TRUNCATED": "false",
+            "RETRY_ATTEMPTS": "0",
+            "SCHEDULED_TIME": event["time"],
             "SCHEDULE_ARN": schedule_arn,
             "TARGET_ARN": schedule.target_arn,
         }
@@ -332,6 +339,8 @@ class ScheduleMapping:
             try:
                 return self.run(quiet=quiet)
             except FunctionError as error:
+                if self.stopping.is_set():
+                    raise  # the stack stopped the environment under the run: not a failure
                 failure = error
             except PermissionError:
                 return None  # the scheduler could not invoke: its own retries and DLQ
@@ -372,6 +381,29 @@ class ScheduleMapping:
         return _moved(self.deliver(quiet=quiet))
 
 
+PLATFORM_LINES = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_")
+ROUTINE_LEVELS = {"DEBUG", "INFO"}
+
+
+def _noteworthy(logs: str) -> bool:
+    """Whether a quiet run logged more than routine: anything but the platform's lines,
+    embedded metrics and DEBUG/INFO JSON lines (a warning, an error, a bare print)."""
+    for line in logs.splitlines():
+        if not line.strip() or line.startswith(PLATFORM_LINES):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return True
+        if not isinstance(record, dict):
+            return True
+        if "_aws" in record and "level" not in record:
+            continue  # an embedded metric
+        if str(record.get("level", "")).upper() not in ROUTINE_LEVELS:
+            return True
+    return False
+
+
 def _moved(result: Any) -> int:
     """What a scheduled relay run moved (its `published` count), 0 for anything else."""
     return int(result.get("published", 0)) if isinstance(result, dict) else 0
@@ -385,6 +417,11 @@ class EventSources:
     mappings: list[Mapping]
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for mapping in self.mappings:
+            if isinstance(mapping, ScheduleMapping):
+                mapping.stopping = self._stop
 
     @classmethod
     def from_stack(

@@ -379,8 +379,8 @@ class FunctionPool:
             lines.append(line)
         logs = "".join(f"{line}\n" for line in lines)
         if error is not None:
-            if quiet:  # a failure is always on the terminal
-                self.show(logs)
+            if quiet and not self._closed:  # a failure is on the terminal, unless the
+                self.show(logs)  # pool was closed under it (the stack stopping)
             raise FunctionError(self.spec.name, error, logs)
         return Invocation(outcome, logs, duration_ms, _request_id(lines), cold)
 

@@ -195,6 +195,50 @@ def test_a_schedule_does_not_run_without_its_roles_policy(mutated: LocalStack):
         attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
         assert attributes["TARGET_ARN"] == schedule.target_arn
         assert "lambda:InvokeFunction" in attributes["ERROR_MESSAGE"]
+        assert attributes["ERROR_CODE"] == "AccessDeniedException"
+        assert attributes["RETRY_ATTEMPTS"] == "0"  # a permanent error: not retried
+        assert "EXHAUSTED_RETRY_CONDITION" not in attributes
+        assert attributes["SCHEDULE_ARN"].endswith(":schedule/default/" + schedule.name)
+
+
+def test_a_refused_run_is_lost_loudly_when_its_dead_letter_queue_refuses_too(
+    mutated: LocalStack, capsys: pytest.CaptureFixture[str]
+):
+    """Given a schedule whose role may neither invoke its function nor send to its
+    dead-letter queue
+    When the scheduler delivers a run
+    Then nothing reaches the queue, and the terminal says the run is lost and why.
+    Catches: the dead-letter queue written without the role's sqs:SendMessage (the
+    deliveries check skipped), or the lost run left unsaid."""
+
+    def without_any_policy(resources: dict[str, Any]) -> None:
+        resources["PartnerFetcherFunctionDailyRole"]["Properties"]["Policies"] = []
+
+    (mapping,) = [
+        found
+        for found in mutated.event_sources.for_function("PartnerFetcherFunction")
+        if isinstance(found, ScheduleMapping)
+    ]
+    assert mapping.deliveries is not None
+    assert mapping.schedule_id is not None
+    schedule = mapping.deliveries.policies.schedules[mapping.schedule_id]
+    assert schedule.dead_letter_arn is not None
+    sqs = mutated.cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=schedule.dead_letter_arn.rsplit(":", 1)[1])["QueueUrl"]
+
+    def waiting() -> int:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return sum(int(counts[name]) for name in names)
+
+    before = waiting()
+    with checked_against(mutated, without_any_policy):
+        assert mapping.deliver() is None
+
+    assert waiting() == before
+    said = capsys.readouterr().err
+    assert "its dead-letter queue refused the run too" in said
+    assert "sqs:SendMessage" in said
 
 
 def test_s3_does_not_invoke_the_alias_on_a_permission_for_the_function(mutated: LocalStack):
