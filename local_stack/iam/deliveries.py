@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from local_stack.iam.actions import Requirement
 from local_stack.iam.effective import EffectivePolicies
-from local_stack.iam.evaluate import AccessRequest, Decision, evaluate
+from local_stack.iam.evaluate import Decision
 from local_stack.iam.facts import ResourceFacts
 from local_stack.iam.policy import Principal
 from local_stack.iam.records import DecisionLog, DecisionRecord
@@ -59,17 +59,8 @@ class Deliveries:
     def _check(self, principal: Principal, requirements: list[Requirement]) -> DeliveryDecision:
         checked: list[tuple[Requirement, Decision]] = []
         for requirement in requirements:
-            policy, key_policy = self.policies.resources.for_resource(requirement.resource)
-            decision = evaluate(
-                AccessRequest(
-                    principal=principal,
-                    action=requirement.action,
-                    resource=requirement.resource,
-                    context=requirement.context,
-                    resource_policy=policy,
-                    key_policy=key_policy,
-                    region=self.policies.region,
-                )
+            decision = self.policies.resources.decide(
+                principal, requirement, self.policies.region, None
             )
             checked.append((requirement, decision))
             reason = (

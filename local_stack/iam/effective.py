@@ -26,6 +26,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from local_stack.iam.actions import Requirement
+from local_stack.iam.evaluate import AccessRequest, Decision, evaluate
 from local_stack.iam.policy import Policy, Principal, Statement
 from local_stack.intrinsics import without_novalue
 
@@ -145,6 +147,24 @@ class ResourcePolicies:
     secrets: Mapping[str, Policy] = field(default_factory=dict)
     functions: Mapping[str, Policy] = field(default_factory=dict)
     roles: Mapping[str, Policy] = field(default_factory=dict)  # role ARN -> trust policy
+
+    def decide(
+        self, principal: Principal, requirement: Requirement, region: str, now: datetime | None
+    ) -> Decision:
+        """AWS's evaluation of `requirement` for `principal`, with the resource's policy."""
+        policy, key_policy = self.for_resource(requirement.resource)
+        return evaluate(
+            AccessRequest(
+                principal=principal,
+                action=requirement.action,
+                resource=requirement.resource,
+                context=requirement.context,
+                resource_policy=policy,
+                key_policy=key_policy,
+                region=region,
+                now=now,
+            )
+        )
 
     def for_resource(self, resource: str) -> tuple[Policy | None, bool]:  # noqa: PLR0911
         """(the policy governing `resource`, whether it is a KMS key policy)."""

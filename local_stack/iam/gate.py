@@ -31,7 +31,7 @@ from xml.etree import ElementTree
 from local_stack.iam import errors
 from local_stack.iam.actions import ActionMapper, NoLocalRule, Requirement
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies
-from local_stack.iam.evaluate import AccessRequest, Decision, evaluate
+from local_stack.iam.evaluate import Decision
 from local_stack.iam.policy import Policy, Principal
 from local_stack.iam.records import DecisionLog, DecisionRecord
 from local_stack.iam.requests import (
@@ -224,19 +224,7 @@ class Gate:
     # -- authorization -----------------------------------------------------------------------
 
     def evaluate(self, principal: Principal, requirement: Requirement, region: str) -> Decision:
-        policy, key_policy = self.resources.for_resource(requirement.resource)
-        return evaluate(
-            AccessRequest(
-                principal=principal,
-                action=requirement.action,
-                resource=requirement.resource,
-                context=requirement.context,
-                resource_policy=policy,
-                key_policy=key_policy,
-                region=region,
-                now=self.clock(),
-            )
-        )
+        return self.resources.decide(principal, requirement, region, self.clock())
 
     def _record(self, record: DecisionRecord) -> DecisionRecord:
         self.log.record(record)
