@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.consumers import customer_created
 from bench.harness import REPO, WORK_DIR, Counters, Rounds, Series, progress
 from local_stack.functions import LocalFunction
 from local_stack.partner_feed import PartnerFeed, sample_rows
@@ -100,25 +101,8 @@ def _api_event(name: str, path: str, **changes: Any) -> dict[str, Any]:
 
 
 def _customer_created() -> str:
-    customer_id = str(uuid.uuid4())
-    moment = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    return json.dumps(
-        {
-            "version": 1,
-            "eventType": "CustomerCreated",
-            "eventId": str(uuid.uuid4()),
-            "occurredAt": moment,
-            "customerId": customer_id,
-            "backend": "dynamodb",
-            "customer": {
-                "id": customer_id,
-                "name": "Cold Start",
-                "email": f"cold-{customer_id[:8]}@example.com",
-                "createdAt": moment,
-                "updatedAt": moment,
-            },
-        }
-    )
+    """A CustomerCreated event with a fresh customer, as the consumers' bench sends it."""
+    return customer_created(uuid.uuid4().hex[:8], 0)
 
 
 def _sqs(name: str, body: str) -> dict[str, Any]:
