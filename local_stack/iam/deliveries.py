@@ -28,13 +28,6 @@ from local_stack.iam.facts import ResourceFacts
 from local_stack.iam.policy import Principal
 from local_stack.iam.records import DecisionLog, DecisionRecord
 
-_MESSAGES = {
-    "explicit-deny-in-identity-policy": "with an explicit deny in an identity-based policy",
-    "explicit-deny-in-resource-policy": "with an explicit deny in a resource-based policy",
-    "no-identity-policy-allows": "because no identity-based policy allows the {action} action",
-    "no-resource-policy-allows": "because no resource-based policy allows the {action} action",
-}
-
 
 @dataclass(frozen=True)
 class DeliveryDecision:
@@ -67,8 +60,7 @@ class Deliveries:
                 ""
                 if decision.allowed
                 else f"{principal.arn} is not authorized to perform: {requirement.action} on "
-                f"resource: {requirement.resource} "
-                + _MESSAGES[decision.reason].format(action=requirement.action)
+                f"resource: {requirement.resource} " + decision.phrase(requirement.action)
             )
             if self.log is not None:
                 self.log.record(
