@@ -15,13 +15,14 @@ import binascii
 import json
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -35,6 +36,7 @@ from customer_platform.errors import (
     NotFound,
     Unavailable,
 )
+from customer_platform.pagination import MAX_TOKEN_LENGTH
 
 _STATUS: dict[type[DomainError], HTTPStatus] = {
     BadRequest: HTTPStatus.BAD_REQUEST,
@@ -50,6 +52,17 @@ _STATUS: dict[type[DomainError], HTTPStatus] = {
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+
+
+# The page token of every list route (customers on both backends, documents).
+NextToken = Annotated[
+    str | None,
+    Query(
+        alias="nextToken",
+        description="opaque token from the previous page",
+        json_schema_extra={"maxLength": MAX_TOKEN_LENGTH},
+    ),
+]
 
 
 def json_body(text: str) -> Any:

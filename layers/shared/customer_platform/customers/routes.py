@@ -17,19 +17,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from customer_platform.customers import logic
 from customer_platform.customers.models import ID_PATTERN, CustomerInput
 from customer_platform.customers.repository import CustomerRepository
-from customer_platform.pagination import MAX_TOKEN_LENGTH, PageTokenCodec
+from customer_platform.http import NextToken
+from customer_platform.pagination import PageTokenCodec
 
 Limit = Annotated[
     int,
     Query(ge=1, le=logic.MAX_PAGE_SIZE, description="page size"),
-]
-NextToken = Annotated[
-    str | None,
-    Query(
-        alias="nextToken",
-        description="opaque token from the previous page",
-        json_schema_extra={"maxLength": MAX_TOKEN_LENGTH},
-    ),
 ]
 CustomerId = Annotated[
     str,

@@ -18,17 +18,10 @@ from customer_platform.customers.models import ID_PATTERN
 from customer_platform.documents import logic
 from customer_platform.documents.models import DocumentInput, UploadPolicy
 from customer_platform.documents.repository import DocumentRepository, DocumentStorage
-from customer_platform.pagination import MAX_TOKEN_LENGTH, PageTokenCodec
+from customer_platform.http import NextToken
+from customer_platform.pagination import PageTokenCodec
 
 Limit = Annotated[int, Query(ge=1, le=logic.MAX_PAGE_SIZE, description="page size")]
-NextToken = Annotated[
-    str | None,
-    Query(
-        alias="nextToken",
-        description="opaque token from the previous page",
-        json_schema_extra={"maxLength": MAX_TOKEN_LENGTH},
-    ),
-]
 DocumentId = Annotated[
     str,
     Path(
