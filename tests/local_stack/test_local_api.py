@@ -350,24 +350,12 @@ def test_the_sam_env_vars_file_holds_each_functions_template_variables(
 
 
 def test_make_invoke_runs_the_function_in_the_running_stack(local_api: dict[str, Any]):
-    state: Path = local_api["state"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {"LOCAL_STATE_DIR": str(state)}
-
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "local_stack.invoke",
-            "CustomersDynamoDBFunction",
-            "events/customers_dynamodb/list.json",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    run = run_module(
+        "local_stack.invoke",
+        "CustomersDynamoDBFunction",
+        "events/customers_dynamodb/list.json",
+        timeout_s=120,
+        LOCAL_STATE_DIR=str(local_api["state"]),
     )
 
     assert run.returncode == 0, run.stderr
@@ -398,19 +386,8 @@ def test_after_the_stack_stopped_the_commands_say_what_to_run(local_api: dict[st
     """Runs after the Ctrl-C test: outputs.json names a stack that is gone. Catches: a
     traceback (an EndpointConnectionError) instead of a message naming `make api`."""
     assert local_api["process"].poll() is not None, "the Ctrl-C test stops the stack first"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {"LOCAL_STATE_DIR": str(local_api["state"])}
-
     for command in (["local_stack.redrive", "AuditDeadLetterQueueUrl"], ["local_stack.aws_cli"]):
-        run = subprocess.run(  # noqa: S603 - this interpreter, our own modules
-            [sys.executable, "-m", *command],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        run = run_module(*command, LOCAL_STATE_DIR=str(local_api["state"]))
         assert run.returncode == 1, run.stderr
         assert "no longer answers" in run.stderr
         assert "make api" in run.stderr
