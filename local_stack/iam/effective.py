@@ -221,10 +221,6 @@ class EffectivePolicies:
     schedules: Mapping[str, ScheduleIdentity]
     resources: ResourcePolicies
 
-    def function_by_arn(self, arn: str) -> FunctionIdentity | None:
-        unqualified = ":".join(arn.split(":")[:7])
-        return next((f for f in self.functions.values() if f.arn == unqualified), None)
-
 
 # -- reading the template ---------------------------------------------------------------------
 
