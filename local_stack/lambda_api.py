@@ -48,21 +48,28 @@ def handler_for(
         disable_nagle_algorithm = True
         server_version = "local-lambda"
 
-        def do_POST(self) -> None:
-            matched = _INVOKE.match(self.path.split("?", 1)[0])
+        def _target(self, operation: re.Pattern[str]) -> tuple[LocalFunction, bytes] | None:
+            """The function the path names and the request's body, or None once the error
+            is sent (an unknown operation, a function that does not exist)."""
+            matched = operation.match(self.path.split("?", 1)[0])
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if matched is None:
                 self._error(404, "UnknownOperationException", "Unknown operation")
-                return
+                return None
             function = find(functions, matched["name"])
             if function is None:
                 self._error(
-                    404,
-                    "ResourceNotFoundException",
-                    f"Function not found: {matched['name']}",
+                    404, "ResourceNotFoundException", f"Function not found: {matched['name']}"
                 )
+                return None
+            return function, body
+
+        def do_POST(self) -> None:
+            target = self._target(_INVOKE)
+            if target is None:
                 return
+            function, body = target
             try:
                 event = json.loads(body) if body else {}
             except json.JSONDecodeError:
@@ -83,18 +90,13 @@ def handler_for(
             )
 
         def do_PUT(self) -> None:
-            matched = _CONFIGURATION.match(self.path.split("?", 1)[0])
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if matched is None or update is None:
+            target = self._target(_CONFIGURATION)
+            if target is None:
+                return
+            if update is None:  # a server without configuration updates
                 self._error(404, "UnknownOperationException", "Unknown operation")
                 return
-            function = find(functions, matched["name"])
-            if function is None:
-                self._error(
-                    404, "ResourceNotFoundException", f"Function not found: {matched['name']}"
-                )
-                return
+            function, body = target
             try:
                 request = json.loads(body) if body else {}
                 variables = dict(request.get("Environment", {}).get("Variables", {}))
