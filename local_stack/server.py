@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from socketserver import BaseServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
@@ -203,8 +204,9 @@ def running_stack(
             previous.unlink(missing_ok=True)
         decisions = DECISIONS_DIR / f"{record_as}-{os.getpid()}.jsonl"
     endpoint = AwsEndpoint(host=host, decisions=decisions).start()
-    servers: list[ThreadingHTTPServer] = []
+    servers: list[BaseServer] = []
     stack: LocalStack | None = None
+    functions: lambda_api.LambdaApi | None = None
     try:
         with administrator(endpoint):
             requested = authorizer.requested_parameters() | (parameters or {})
@@ -212,11 +214,8 @@ def running_stack(
             stack.event_sources.start()  # queue consumers, the stream trigger, schedules
             api = _listen(port or 0, _handler_for(stack.api), host)
             servers.append(api)
-            invoke = _listen(
-                0,
-                lambda_api.handler_for(stack.functions, stack.update_function_configuration),
-                host,
-            )
+            functions = lambda_api.LambdaApi.from_stack(stack)
+            invoke = lambda_api.serve(functions, host)
             servers.append(invoke)
             api_url = f"http://127.0.0.1:{api.server_address[1]}"
             lambda_url = f"http://127.0.0.1:{invoke.server_address[1]}"
@@ -237,6 +236,8 @@ def running_stack(
         for server in servers:
             server.shutdown()
             server.server_close()
+        if functions is not None:
+            functions.close()  # queued asynchronous invocations: dropped, not failed
         if stack is not None:
             stack.close()
         endpoint.stop()
