@@ -146,19 +146,18 @@ class AsyncInvoker:
     def _failed(
         self, event: AsyncEvent, attempts: int, failure: FunctionError | None, condition: str
     ) -> None:
-        name = event.function.logical_id
-        why = f"{failure}" if failure is not None else "the event is too old"
-        print(
-            f"{name}: asynchronous invocation {event.request_id} failed after {attempts} "
-            f"attempt(s) ({condition}): {why}",
-            file=sys.stderr,
-        )
         error = failure.error if failure is not None else None
         if event.config.on_failure is not None:
             record = self._record(event, condition, attempts, error, failure)
             self._deliver(event, event.config.on_failure, record, "Failure")
         if event.config.dead_letter is not None:
             self._dead_letter(event, failure)
+        why = f"{failure}" if failure is not None else "the event is too old"
+        print(  # last: once it is said, every delivery of the failure has been made
+            f"{event.function.logical_id}: asynchronous invocation {event.request_id} failed "
+            f"after {attempts} attempt(s) ({condition}): {why}",
+            file=sys.stderr,
+        )
 
     def _record(
         self,

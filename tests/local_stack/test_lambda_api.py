@@ -448,7 +448,7 @@ def test_a_failing_event_is_retried_then_recorded_in_the_aliases_on_failure_dest
 
 
 def test_without_a_config_for_the_qualifier_an_event_gets_two_retries_and_no_destination(
-    private: Served,
+    private: Served, capsys: pytest.CaptureFixture[str]
 ):
     """Given the fetcher's EventInvokeConfig, which is its `live` alias's only
     When the unqualified function is invoked with Event and fails every time
@@ -457,10 +457,16 @@ def test_without_a_config_for_the_qualifier_an_event_gets_two_retries_and_no_des
     Catches: the alias's configuration applied to every qualifier."""
     stack = private.stack
     stack.inject_fault("PartnerFetcherFunction", "ssm:GetParameter", "InternalServerError", count=3)
+    said: list[str] = []
+
+    def failed() -> bool:  # the line that comes once every delivery of the failure is made
+        said.append(capsys.readouterr().err)
+        return "failed after 3 attempt(s) (RetriesExhausted)" in "".join(said)
 
     private.client.invoke(FunctionName="PartnerFetcherFunction", InvocationType="Event")
 
-    assert until(lambda: _starts(stack, "PartnerFetcherFunction") == 3, timeout_s=120)
+    assert until(failed, timeout_s=120), "".join(said)
+    assert _starts(stack, "PartnerFetcherFunction") == 3
     assert _messages(stack, "PartnerFetcherFailureQueueUrl") == []
 
 

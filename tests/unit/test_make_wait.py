@@ -145,26 +145,39 @@ def test_make_wait_with_a_port_waits_for_that_stack(
     assert "no local stack is running or starting on port 3102" in other.stderr
 
 
-def test_a_stack_on_the_same_port_starts_with_an_empty_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_new_stack_starts_with_an_empty_folder_and_stopped_ones_are_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, live_pid: int
 ):
-    """Given a stack on port 3000 that wrote a log line and stopped
-    When the next stack on port 3000 claims its folder
-    Then the earlier run's log is gone (`make logs` shows this run's lines only).
+    """Given a stack on port 3000 that wrote a log line and stopped, one on 3101 killed
+    before it wrote its stack.json, one on 3102 that stopped, and one on 3103 still running
+    When the next stack on port 3000 claims its folder, and one on 3101 its own
+    Then the earlier runs' folders are gone, logs and all (`make logs` shows this run's
+    lines only), and the running stack's folder is untouched.
 
-    Catches: logs appended across runs (the old .local/logs/<LogicalId>.log)."""
+    Catches: logs appended across runs (the old .local/logs/<LogicalId>.log), a killed
+    stack's leftovers kept, or a running stack's folder removed."""
     from local_stack import running  # noqa: PLC0415 - its paths follow LOCAL_STATE_DIR
 
     monkeypatch.setattr(running, "STACKS_DIR", tmp_path / "stacks")
     first = StackFolder.claim(3000)
     (first.logs / "CustomersRdsFunction.log").write_text("a line of the earlier run\n")
     first.release()
+    killed = tmp_path / "stacks" / "3101" / "logs"
+    killed.mkdir(parents=True)
+    (killed / "CustomersRdsFunction.log").write_text("a line of a killed run\n")
+    stopped = StackFolder.claim(3102)
+    stopped.release()
+    record(tmp_path / "stacks" / "3103", live_pid, "ready", 3103)
 
     second = StackFolder.claim(3000)
+    third = StackFolder.claim(3101)
 
     assert second.path == first.path
     assert not (second.logs / "CustomersRdsFunction.log").exists()
+    assert not (third.logs / "CustomersRdsFunction.log").exists()
     assert json.loads((second.path / "stack.json").read_text())["state"] == "starting"
+    assert not stopped.path.exists()
+    assert (tmp_path / "stacks" / "3103" / "stack.json").exists()
 
 
 def test_make_logs_with_nothing_running_says_so(tmp_path: Path):
