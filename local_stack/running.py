@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
 STACKS_DIR = STATE_DIR / "stacks"
@@ -79,13 +81,7 @@ def _answers(url: str) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return bool(psutil.pid_exists(pid))
 
 
 def _write(path: Path, document: Any) -> None:
@@ -290,8 +286,6 @@ def require_running_outputs() -> dict[str, Any]:
 def _server_processes() -> list[int]:
     """`python -m local_stack.server` (or `.demo`) processes whose state folder is this one:
     stacks starting that may not have written their stack.json yet."""
-    import psutil  # noqa: PLC0415 - only `make wait` and `make logs` look at processes
-
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
         command = process.info["cmdline"] or []

@@ -26,6 +26,7 @@ from local_stack.endpoint import ADMIN_CREDENTIALS
 from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.template import load_template
 from tests.support.awscli import aws_cli_v2
+from tests.unit.test_make_wait import make
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("local-api")
@@ -605,21 +606,8 @@ def test_make_logs_follows_this_stacks_log_only(local_api: dict[str, Any]):
     state: Path = local_api["state"]
     (state / "logs").mkdir(exist_ok=True)
     (state / "logs" / "CustomersDynamoDBFunction.log").write_text("a line of an earlier run\n")
-    env = {k: v for k, v in os.environ.items() if k != "PORT"} | {"LOCAL_STATE_DIR": str(state)}
-    try:
-        run = subprocess.run(
-            ["make", "-s", "logs", "FN=CustomersDynamoDBFunction"],  # noqa: S607 - make
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        shown = run.stdout
-    except subprocess.TimeoutExpired as following:  # tail -F follows until stopped
-        out = following.stdout
-        shown = out.decode() if isinstance(out, bytes) else out or ""
+
+    shown = make("logs", state, "FN=CustomersDynamoDBFunction", timeout_s=10).stdout
 
     assert "START RequestId" in shown
     assert "earlier run" not in shown
