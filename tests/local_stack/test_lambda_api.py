@@ -5,6 +5,7 @@ every call goes through botocore (its serializer, its parser, its exception clas
 documents it reads are checked member by member against botocore's model of the Lambda API.
 """
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -18,8 +19,13 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
 from local_stack import lambda_api
+from local_stack.functions import LocalFunction
 from local_stack.lambda_async import AsyncConfig, AsyncEvent
+from local_stack.runtime import LocalRuntime, new_credentials
+from local_stack.runtime.pool import MAX_RESPONSE_BYTES
 from local_stack.stack import LocalStack
+from local_stack.template import FunctionSource
+from tests.local_stack.test_runtime import PROBE, TIMEOUT_S, add, config
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "CustomersDynamoDBFunction"
@@ -239,7 +245,7 @@ def test_a_failed_invocation_is_200_with_the_function_error_and_its_log_tail(ser
     assert answer["StatusCode"] == 200
     assert answer["FunctionError"] == "Unhandled"
     assert {"errorType", "errorMessage"} <= json.loads(answer["Payload"].read()).keys()
-    assert "START RequestId" in __import__("base64").b64decode(answer["LogResult"]).decode()
+    assert "START RequestId" in base64.b64decode(answer["LogResult"]).decode()
 
 
 def test_a_function_role_without_invoke_permission_is_denied_and_nothing_runs(served: Served):
@@ -498,3 +504,37 @@ def test_an_event_older_than_its_maximum_age_is_not_run_and_goes_to_on_failure(
     assert [r["requestContext"]["condition"] for r in records] == ["EventAgeExceeded"]
     assert records[0]["requestContext"]["approximateInvokeCount"] == 0
     assert _starts(stack, "OutboxRelayFunction") == 0
+
+
+# -- the response limit, with the runtime's probe function -------------------------------------
+
+
+def test_a_result_over_6_mb_is_the_function_error_lambda_reports(tmp_path: Path):
+    """Given a function that answers with exactly the bytes asked for
+    When it answers with 6 MB and with one byte more
+    Then the first comes back whole; the second is Lambda's function error
+    Function.ResponseSizeTooLarge (200 with X-Amz-Function-Error), never the oversized body.
+
+    Catches: an oversized result passed through, or reported as an HTTP error."""
+    runtime = LocalRuntime(log_dir=tmp_path)
+    source = FunctionSource("Big", PROBE, "app.handler", (), TIMEOUT_S)
+    function = LocalFunction(source, config("Big"), add(runtime, "Big"), new_credentials())
+    api = lambda_api.LambdaApi(lambda_api.Catalog(functions={"Big": function}))
+    server = lambda_api.serve(api)
+    client = lambda_api.client(f"http://127.0.0.1:{server.server_address[1]}", timeout_s=60)
+    try:
+        answers = [
+            client.invoke(FunctionName=function.name, Payload=json.dumps({"size": size}).encode())
+            for size in (MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES + 1)
+        ]
+        bodies = [answer["Payload"].read() for answer in answers]
+    finally:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+    assert "FunctionError" not in answers[0]
+    assert len(bodies[0]) == MAX_RESPONSE_BYTES
+    assert answers[1]["StatusCode"] == 200
+    assert answers[1]["FunctionError"] == "Unhandled"
+    assert json.loads(bodies[1])["errorType"] == "Function.ResponseSizeTooLarge"
