@@ -663,10 +663,11 @@ def test_sigterm_to_the_process_group_stops_everything(tmp_path: Path):
 def run_module(
     module: str, *args: str, timeout_s: float = 60, **env_extra: str
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m module args` as a make target runs it, without the shell's AWS_* and
-    PARTNER_URL (each test says what it wants)."""
+    """`python -m module args` as a make target runs it, without the shell's AWS_*,
+    PARTNER_URL and PORT (each test says what it wants)."""
     inherited = os.environ.items()
-    env = {k: v for k, v in inherited if not k.startswith(("AWS_", "PARTNER_URL"))} | env_extra
+    env = {k: v for k, v in inherited if not k.startswith(("AWS_", "PARTNER_URL", "PORT"))}
+    env |= env_extra
     return subprocess.run(  # noqa: S603 - this interpreter, our own modules
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
