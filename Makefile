@@ -92,18 +92,17 @@ api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like
 	$(if $(ApiAuth),LOCAL_API_AUTH=$(ApiAuth) )$(BIN)/python -m local_stack.server
 
 .PHONY: wait
-wait: $(STAMP) ## wait until a `make api` started elsewhere (e.g. `make api &`) answers; prints its URL
-	@$(BIN)/python -m local_stack.running
+wait: $(STAMP) ## wait until a `make api` started elsewhere (e.g. `make api &`) answers (PORT=... for one of several); prints its URL
+	@$(BIN)/python -m local_stack.running wait
 
 .PHONY: logs
-logs: ## follow one function's log of the running stack: make logs FN=CustomersRdsFunction
-	@test -n "$(FN)" || { echo "usage: make logs FN=<LogicalId>  (files: .local/logs/)"; exit 2; }
+logs: $(STAMP) ## follow one function's log of the running stack (this run's lines; PORT=... for one of several): make logs FN=CustomersRdsFunction
+	@test -n "$(FN)" || { echo "usage: make logs FN=<LogicalId> [PORT=<the stack's port>]"; exit 2; }
 	@grep -q "^  $(FN):$$" template.yaml || { echo "$(FN) is not a logical id of template.yaml (e.g. CustomersRdsFunction)"; exit 2; }
-	@test -f .local/logs/$(FN).log || { mkdir -p .local/logs && touch .local/logs/$(FN).log && echo "no log for $(FN) yet: waiting for its first invocation (Ctrl-C stops)"; }
-	tail -n 50 -F .local/logs/$(FN).log
+	@log=$$($(BIN)/python -m local_stack.running log "$(FN)") && exec tail -n +1 -F "$$log"
 
 .PHONY: aws
-aws: $(STAMP) ## the AWS CLI against the running local stack: make aws ARGS="dynamodb list-tables"
+aws: $(STAMP) ## the AWS CLI (v1 or v2) against the running local stack: make aws ARGS="sqs list-queues" [PORT=...]
 	@$(BIN)/python -m local_stack.aws_cli $(ARGS)
 
 .PHONY: iam-report

@@ -1,9 +1,10 @@
 """`make invoke FN=<LogicalId> EVENT=events/<file>.json`: one function, one event.
 
 Like `sam local invoke -e`, without Docker. With `make api` running, the function runs in
-that stack's execution environments (through its Lambda API); otherwise a throwaway local
-stack is deployed for this one call. The function's log goes to stderr, its result (or
-Lambda's error payload) to stdout; the exit status is 1 when the invocation failed.
+that stack's execution environments (through its Lambda API; PORT=... picks the stack when
+several run); otherwise a throwaway local stack is deployed for this one call. The
+function's log goes to stderr, its result (or Lambda's error payload) to stdout; the exit
+status is 1 when the invocation failed.
 """
 
 import argparse
@@ -61,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.event} is not JSON: {error}")
     try:
         outputs = running_outputs(required=False)
-    except NoRunningStack as error:  # pragma: no cover - required=False never raises
-        parser.error(str(error))
+    except NoRunningStack as error:  # PORT names no running stack, or several run
+        print(f"make invoke: {error}", file=sys.stderr)
+        return 1
     if outputs is not None:
         print(f"Using the running local stack ({outputs['LambdaEndpointUrl']})", file=sys.stderr)
         try:

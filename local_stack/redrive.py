@@ -3,7 +3,8 @@
 In AWS this is `aws sqs start-message-move-task --source-arn <dlq arn>` (or "Start DLQ
 redrive" in the console). moto does not implement message move tasks, so locally the same
 move is done by hand: receive from the DLQ, send to the queue whose redrive policy names
-it, delete from the DLQ. A message that fails again simply returns to the DLQ.
+it, delete from the DLQ. A message that fails again simply returns to the DLQ. With several
+stacks running, PORT=... names the one (local_stack.running).
 """
 
 import argparse

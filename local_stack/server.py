@@ -5,7 +5,7 @@ The local AWS endpoint (moto in server mode, local_stack.endpoint) starts on a f
 environments (local_stack.runtime), and two HTTP servers start: the API (API Gateway's
 REST API, on PORT, 3000 by default) and the Lambda Invoke API (like `sam local
 start-lambda`). Function logs stream to the terminal, prefixed with the function's logical
-id, and to .local/logs/<LogicalId>.log.
+id, and to the stack's own folder (local_stack.running: .local/stacks/<port>/logs/).
 """
 
 import errno
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from socketserver import BaseServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,11 +28,11 @@ from local_stack import authorizer, lambda_api, mysql
 from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 from local_stack.cli import messages_not_tracebacks
 from local_stack.endpoint import AwsEndpoint, administrator
+from local_stack.running import OUTPUTS_FILE, StackFolder
 from local_stack.runtime import interpreter_note
 from local_stack.stack import STATE_DIR, LocalStack
 
-OUTPUTS_FILE = STATE_DIR / "outputs.json"
-SAM_ENV_FILE = STATE_DIR / "sam-env.json"  # `sam local invoke --env-vars` (needs Docker)
+__all__ = ["OUTPUTS_FILE", "RunningStack", "running_stack"]
 DECISIONS_DIR = STATE_DIR / "iam" / "decisions"  # what `make iam-report` reads
 DEFAULT_PORT = 3000
 SAMPLE_EVENT = "events/customers_dynamodb/list.json"
@@ -126,6 +126,7 @@ class RunningStack:
     aws_endpoint_url: str
     lambda_endpoint_url: str
     outputs: dict[str, Any]
+    folder: StackFolder  # its state: outputs, MySQL CA, logs (local_stack.running)
 
 
 def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> ThreadingHTTPServer:
@@ -152,21 +153,6 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
             raise
 
 
-def _write_atomically(path: Path, document: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(document, indent=2) + "\n")
-    partial.replace(path)
-
-
-def _write_ca(pem: str) -> Path:
-    """The local MySQL server's CA, for clients outside the functions (`make sync`, mysql)."""
-    path = STATE_DIR / "mysql-ca.pem"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(pem)
-    return path
-
-
 def sam_env_vars(stack: LocalStack, endpoint_port: int) -> dict[str, dict[str, str]]:
     """`sam local invoke --env-vars` for every function: its template variables resolved
     against this local stack, and the local AWS endpoint as a container reaches it."""
@@ -191,55 +177,58 @@ def running_stack(
     record_as: str | None = None,
 ) -> Iterator[RunningStack]:
     """The AWS endpoint, the deployed template, the API and the Lambda API; all stop on exit.
-    With `record_as`, every IAM decision goes to .local/iam/decisions/<record_as>-<pid>.jsonl
-    (replacing that command's previous file) for `make iam-report`."""
+    The stack's state (outputs, MySQL CA, function logs) goes to a folder of its own
+    (local_stack.running); with `write_outputs` it is a stack the other commands find, else a
+    throwaway one. With `record_as`, every IAM decision goes to
+    .local/iam/decisions/<record_as>-<pid>.jsonl (replacing that command's previous file) for
+    `make iam-report`."""
     if port:
         check_port(port, host)
-    if write_outputs:  # from a stack that was stopped, or killed: not this one's
-        OUTPUTS_FILE.unlink(missing_ok=True)
+    folder = StackFolder.claim(port, throwaway=not write_outputs)
     decisions = None
     if record_as is not None:
         for previous in DECISIONS_DIR.glob(f"{record_as}-*.jsonl"):
             previous.unlink(missing_ok=True)
         decisions = DECISIONS_DIR / f"{record_as}-{os.getpid()}.jsonl"
     endpoint = AwsEndpoint(host=host, decisions=decisions).start()
-    servers: list[ThreadingHTTPServer] = []
+    servers: list[BaseServer] = []
     stack: LocalStack | None = None
+    functions: lambda_api.LambdaApi | None = None
     try:
         with administrator(endpoint):
             requested = authorizer.requested_parameters() | (parameters or {})
-            stack = LocalStack(endpoint=endpoint, parameters=requested, echo=echo).deploy()
+            stack = LocalStack(
+                endpoint=endpoint, parameters=requested, echo=echo, log_dir=folder.logs
+            ).deploy()
             stack.event_sources.start()  # queue consumers, the stream trigger, schedules
             api = _listen(port or 0, _handler_for(stack.api), host)
             servers.append(api)
-            invoke = _listen(
-                0,
-                lambda_api.handler_for(stack.functions, stack.update_function_configuration),
-                host,
-            )
+            functions = lambda_api.LambdaApi.from_stack(stack)
+            invoke = lambda_api.serve(functions, host)
             servers.append(invoke)
             api_url = f"http://127.0.0.1:{api.server_address[1]}"
             lambda_url = f"http://127.0.0.1:{invoke.server_address[1]}"
             outputs = stack.outputs(api_url=api_url) | {
                 "AwsEndpointUrl": endpoint.url,
                 "LambdaEndpointUrl": lambda_url,
-                "MySqlCaFile": str(_write_ca(mysql.server().ca_pem)),
+                "MySqlCaFile": str(folder.write_ca(mysql.server().ca_pem)),
             }
             if write_outputs:
                 port_of_endpoint = int(endpoint.url.rsplit(":", 1)[1])
-                _write_atomically(SAM_ENV_FILE, sam_env_vars(stack, port_of_endpoint))
-                # Last: its existence means "ready" (`make wait`), and it is whole.
-                _write_atomically(OUTPUTS_FILE, outputs)
-            yield RunningStack(stack, api_url, endpoint.url, lambda_url, outputs)
+                folder = folder.publish(outputs, sam_env_vars(stack, port_of_endpoint))
+            yield RunningStack(stack, api_url, endpoint.url, lambda_url, outputs, folder)
     finally:
-        # outputs.json stays (API.md: make api and make demo write it); the commands that
-        # read it check that its endpoint still answers (local_stack.running).
+        # The outputs stay (API.md: make api and make demo write them); stack.json says the
+        # stack stopped, and the commands that read them check that it answers.
         for server in servers:
             server.shutdown()
             server.server_close()
+        if functions is not None:
+            functions.close()  # queued asynchronous invocations: dropped, not failed
         if stack is not None:
             stack.close()
         endpoint.stop()
+        folder.release()
 
 
 def access_note(outputs: dict[str, Any]) -> str:
@@ -271,11 +260,15 @@ def main() -> int:
             for key, value in outputs.items():
                 print(f"  {key:<{width}}  {value}")
             admin = mysql.server()
-            print(f"\nOutputs written to {OUTPUTS_FILE}; function logs in {running.stack.log_dir}")
+            written = f"{running.folder.outputs_file}"
+            chosen = f" PORT={port}"  # another stack is the default one: name this one
+            if OUTPUTS_FILE.exists() and json.loads(OUTPUTS_FILE.read_text()) == outputs:
+                written, chosen = f"{OUTPUTS_FILE} and {written}", ""
+            print(f"\nOutputs written to {written}; function logs in {running.stack.log_dir}")
             print(f"Try:  curl -s {running.api_url}/dynamodb/customers")
-            print('      make aws ARGS="dynamodb list-tables"')
-            print("      make invoke FN=CustomersDynamoDBFunction EVENT=" + SAMPLE_EVENT)
-            print("      make logs FN=CustomersRdsFunction")
+            print(f'      make aws{chosen} ARGS="dynamodb list-tables"')
+            print(f"      make invoke{chosen} FN=CustomersDynamoDBFunction EVENT={SAMPLE_EVENT}")
+            print(f"      make logs{chosen} FN=CustomersRdsFunction")
             print(
                 f"      mysql -h {admin.host} -P {admin.port} -u {admin.user} "
                 f"--ssl-ca {outputs['MySqlCaFile']}  (the local MySQL, TLS required)"

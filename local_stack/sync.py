@@ -4,7 +4,8 @@ Points the feed-URL parameter at PARTNER_URL, or, without one, at the bundled lo
 feed (local_stack.partner_feed, sample rows on 127.0.0.1: the template's default is a
 public URL on the internet). Runs the fetcher as its schedule would, waits until the
 writer has drained the ingest queue, and prints the counts. With `make api` running it
-uses that stack (its writer drains the queue); otherwise it deploys a throwaway stack.
+uses that stack (its writer drains the queue; PORT=... picks the stack when several run);
+otherwise it deploys a throwaway stack.
 """
 
 import argparse
@@ -26,7 +27,7 @@ from local_stack.functions import FunctionError
 from local_stack.lambda_api import invoke_remote
 from local_stack.mysql import connect_with
 from local_stack.partner_feed import PartnerFeed, sample_rows
-from local_stack.running import running_outputs
+from local_stack.running import NoRunningStack, running_outputs
 from local_stack.server import running_stack
 
 FETCHER = "PartnerFetcherFunction"
@@ -144,8 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("PARTNER_URL") or None)
     args = parser.parse_args(argv)
     try:
+        outputs = running_outputs(required=False)
+    except NoRunningStack as error:  # PORT names no running stack, or several run
+        print(f"make sync: {error}", file=sys.stderr)
+        return 1
+    try:
         with _feed(args.url) as url:
-            outputs = running_outputs(required=False)
             if outputs is not None:
                 print(f"Using the running local stack ({outputs['ApiUrl']})", file=sys.stderr)
                 lambda_url = outputs["LambdaEndpointUrl"]

@@ -397,6 +397,11 @@ class RequestParser:
             return self._post_object(raw, form, credentials)
         return self._rest(service, raw, credentials)
 
+    def parse_rest(self, service: str, raw: RawRequest) -> ParsedRequest:
+        """`raw` as a request of the REST service `service`, signed or not: for an endpoint
+        that serves one service (the local Lambda API), where no signature says which."""
+        return self._rest(service, raw, credentials_of(raw, {}))
+
     # -- protocols -----------------------------------------------------------------------
 
     def _json(

@@ -18,11 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
+from local_stack.endpoint import ADMIN_CREDENTIALS
 from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.template import load_template
+from tests.support.awscli import aws_cli_v2
+from tests.unit.test_make_wait import make
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("local-api")
@@ -127,12 +131,18 @@ def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         process.kill()
 
 
+def stack_folder(local_api: dict[str, Any]) -> Path:
+    """The fixture's stack's own folder (PORT=0: named after its process)."""
+    return Path(local_api["state"]) / "stacks" / f"pid-{local_api['process'].pid}"
+
+
 def test_outputs_name_the_api_and_the_aws_endpoint(local_api: dict[str, Any]):
     outputs = local_api["outputs"]
 
     assert outputs["ApiUrl"].startswith("http://127.0.0.1:")
     assert outputs["AwsEndpointUrl"].startswith("http://127.0.0.1:")
     assert outputs["CustomersTableName"]
+    assert json.loads((stack_folder(local_api) / "outputs.json").read_text()) == outputs
 
 
 @pytest.mark.parametrize("backend", ["dynamodb", "rds"])
@@ -186,7 +196,7 @@ def test_the_outbox_relay_shows_on_the_terminal_only_when_it_relays(local_api: d
     terminal = (local_api["state"] / "make-api.log").read_text().splitlines()
     relay = [line for line in terminal if line.startswith("OutboxRelayFunction ")]
     relayed = [line for line in relay if '"message":"outbox relayed"' in line]
-    filed = (local_api["state"] / "logs" / "OutboxRelayFunction.log").read_text()
+    filed = (stack_folder(local_api) / "logs" / "OutboxRelayFunction.log").read_text()
 
     assert call(base, "GET", events)[1]["items"], "the event never reached the audit trail"
     assert relayed, "the run that relayed the event is not on the terminal"
@@ -364,6 +374,245 @@ def test_make_invoke_runs_the_function_in_the_running_stack(local_api: dict[str,
     assert json.loads(run.stdout)["statusCode"] == 200
 
 
+# -- make aws, with the AWS CLI v1 (installed) and v2 ---------------------------------------
+
+
+def make_aws(state: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_module(
+        "local_stack.aws_cli", *args, timeout_s=120, LOCAL_STATE_DIR=str(state), **env
+    )
+
+
+def aws_version(**env: str) -> str:
+    found = subprocess.run(
+        ["aws", "--version"],  # noqa: S607 - the CLI a user has on PATH
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=os.environ | env,
+    )
+    return (found.stdout + found.stderr).strip()
+
+
+def check_make_aws_reaches_sqs_and_lambda(
+    local_api: dict[str, Any], tmp_path: Path, **env: str
+) -> None:
+    """`make aws` for SQS (the local AWS endpoint) and Lambda (the local Lambda API)."""
+    state, outputs = local_api["state"], local_api["outputs"]
+    function = "customer-platform-CustomersDynamoDBFunction"
+
+    queues = make_aws(state, "sqs", "list-queues", **env)
+    functions = make_aws(state, "lambda", "list-functions", "--max-items", "50", **env)
+    answer = tmp_path / "answer.json"
+    invoked = make_aws(
+        state,
+        "lambda",
+        "invoke",
+        "--function-name",
+        f"{function}:live",
+        "--payload",
+        f"fileb://{ROOT / 'events/customers_dynamodb/list.json'}",
+        str(answer),
+        **env,
+    )
+
+    assert queues.returncode == 0, queues.stderr
+    assert outputs["AuditQueueUrl"].rsplit("/", 1)[1] in queues.stdout
+    assert functions.returncode == 0, functions.stderr
+    assert function in {f["FunctionName"] for f in json.loads(functions.stdout)["Functions"]}
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout) == {"StatusCode": 200, "ExecutedVersion": "1"}
+    assert json.loads(answer.read_text())["statusCode"] == 200
+
+
+def test_make_aws_reaches_sqs_and_lambda_with_the_aws_cli_v1(
+    local_api: dict[str, Any], tmp_path: Path
+):
+    """Given the AWS CLI v1 this machine ships
+    When `make aws` lists queues, lists functions and invokes `name:live`
+    Then each reaches the local stack: SQS the AWS endpoint, Lambda the local Lambda API.
+
+    Catches: `make aws ARGS="sqs ..."` going to https://queue.amazonaws.com/ (v1 ignores
+    AWS_ENDPOINT_URL for SQS), and Lambda calls going to moto, which has no functions."""
+    assert aws_version().startswith("aws-cli/1."), "this test needs the AWS CLI v1 as `aws`"
+
+    check_make_aws_reaches_sqs_and_lambda(local_api, tmp_path)
+
+
+def test_make_aws_reaches_sqs_and_lambda_with_the_aws_cli_v2(
+    local_api: dict[str, Any], tmp_path: Path
+):
+    """The same with the AWS CLI v2 (tests.support.awscli: AWS's build, from PyPI).
+
+    Catches: arguments only v1 accepts, or an endpoint only v1 needs."""
+    path = f"{aws_cli_v2().parent}{os.pathsep}{os.environ['PATH']}"
+    assert aws_version(PATH=path).startswith("aws-cli/2."), aws_version(PATH=path)
+
+    check_make_aws_reaches_sqs_and_lambda(local_api, tmp_path, PATH=path)
+
+
+def _drill() -> list[str]:
+    """The command lines of the DLQ drill in docs/customer-events.md."""
+    page = (ROOT / "docs" / "customer-events.md").read_text()
+    section = page.split("## A DLQ redrive drill you can run locally", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_dlq_drill_in_the_docs_runs_as_written(local_api: dict[str, Any]):
+    """Given `make api` running (terminal 1 of the drill)
+    When the drill's lines of terminal 2 run in bash as written (`.local/` being the test's
+    state folder), pausing after the send for as long as SQS takes to dead-letter it
+    Then every line succeeds, the DLQ holds the message, and `make redrive` moves it.
+
+    Catches: the old drill, whose `aws sqs ...` after `eval "$(make -s aws)"` went to
+    https://queue.amazonaws.com/ with the AWS CLI v1."""
+    lines = [line for line in _drill() if not line.startswith("#")]
+    assert lines[0] == "make api", lines
+    state = local_api["state"]
+    script = [line.replace(".local/", f"{state}/") for line in lines[1:]]
+    sent = next(i for i, line in enumerate(script) if "send-message" in line)
+    variables = [line for line in script if line.startswith(("Q=", "DLQ="))]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PORT"))}
+    env["LOCAL_STATE_DIR"] = str(state)
+
+    def bash(lines: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - the documented commands
+            ["bash", "-euo", "pipefail", "-c", "\n".join(lines)],  # noqa: S607
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+
+    first = bash(script[: sent + 1])
+    assert first.returncode == 0, first.stderr
+    dlq = local_api["outputs"]["AuditDeadLetterQueueUrl"]
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=local_api["outputs"]["AwsEndpointUrl"],
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=ADMIN_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # "a few seconds": five receives, then the DLQ
+        depth = sqs.get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        if depth == "1":
+            break
+        time.sleep(0.5)
+    second = bash(variables + script[sent + 1 :])
+
+    assert second.returncode == 0, second.stderr
+    assert '"ApproximateNumberOfMessages": "1"' in second.stdout
+    assert "moved 1 message(s) from AuditDeadLetterQueueUrl" in second.stdout
+
+
+# -- two stacks, one .local -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _endpoint_port(listing: subprocess.CompletedProcess[str]) -> str:
+    """The port of the AWS endpoint that answered `sqs list-queues` (in its queue URLs)."""
+    assert listing.returncode == 0, listing.stderr
+    url: str = json.loads(listing.stdout)["QueueUrls"][0]
+    return url.split("/")[2].rsplit(":", 1)[1]
+
+
+@pytest.mark.timeout(600)
+def test_a_second_stack_keeps_its_own_state_and_the_first_stays_the_default(
+    local_api: dict[str, Any],
+):
+    """Given `make api` running (the default stack)
+    When a second `make api PORT=<p>` starts beside it (`make wait PORT=<p>` run at once),
+    and later stops
+    Then `make wait PORT=<p>` waits for the second and prints its URL; the first's
+    outputs.json and MySQL CA file are untouched; `make aws` reaches the first, `make aws
+    PORT=<p>` the second; after the second stops, `make aws` and `make invoke` still reach
+    the first.
+
+    Catches: the old single `.local`: the second `make api` overwrote outputs.json and the
+    CA file, so after it stopped the first stack was invisible to make aws/invoke/wait;
+    and `make wait` with a stack starting (no outputs yet) treated as nothing running."""
+    state: Path = local_api["state"]
+    first = json.loads((state / "outputs.json").read_text())
+    first_ca = Path(first["MySqlCaFile"]).read_text()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"PORT": str(port), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
+    log = (state / "second-make-api.log").open("w")
+    second = subprocess.Popen(
+        [sys.executable, "-m", "local_stack.server"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        waited = run_module(
+            "local_stack.running", "wait", timeout_s=300, LOCAL_STATE_DIR=str(state), PORT=str(port)
+        )
+        assert waited.returncode == 0, waited.stderr + (state / "second-make-api.log").read_text()
+        assert waited.stdout.strip() == f"http://127.0.0.1:{port}"
+
+        mine = json.loads((state / "stacks" / str(port) / "outputs.json").read_text())
+        assert json.loads((state / "outputs.json").read_text()) == first
+        assert Path(first["MySqlCaFile"]).read_text() == first_ca
+        assert mine["MySqlCaFile"] != first["MySqlCaFile"]
+        first_port = first["AwsEndpointUrl"].rsplit(":", 1)[1]
+        second_port = mine["AwsEndpointUrl"].rsplit(":", 1)[1]
+        assert _endpoint_port(make_aws(state, "sqs", "list-queues")) == first_port
+        assert _endpoint_port(make_aws(state, "sqs", "list-queues", PORT=str(port))) == second_port
+    finally:
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=120) == 0
+        log.close()
+
+    assert _endpoint_port(make_aws(state, "sqs", "list-queues")) == first_port
+    invoked = run_module(
+        "local_stack.invoke",
+        "CustomersDynamoDBFunction",
+        "events/customers_dynamodb/list.json",
+        timeout_s=120,
+        LOCAL_STATE_DIR=str(state),
+    )
+    assert invoked.returncode == 0, invoked.stderr
+    assert f"Using the running local stack ({first['LambdaEndpointUrl']})" in invoked.stderr
+    gone = make_aws(state, "sqs", "list-queues", PORT=str(port))
+    assert gone.returncode == 1
+    assert f"no local stack is running on port {port}" in gone.stderr
+
+
+def test_make_logs_follows_this_stacks_log_only(local_api: dict[str, Any]):
+    """Given the running stack, whose dynamodb function has run, and a line of an earlier
+    run in the old `.local/logs/` file
+    When `make logs FN=CustomersDynamoDBFunction` runs
+    Then it shows this stack's invocations and not the earlier run's line.
+
+    Catches: `make logs` reading `.local/logs/<LogicalId>.log`, where earlier runs' lines
+    stay (and which does not follow LOCAL_STATE_DIR)."""
+    state: Path = local_api["state"]
+    (state / "logs").mkdir(exist_ok=True)
+    (state / "logs" / "CustomersDynamoDBFunction.log").write_text("a line of an earlier run\n")
+
+    shown = make("logs", state, "FN=CustomersDynamoDBFunction", timeout_s=10).stdout
+
+    assert "START RequestId" in shown
+    assert "earlier run" not in shown
+
+
 def test_ctrl_c_stops_everything_and_frees_the_ports(local_api: dict[str, Any]):
     """Catches: an execution environment, moto or MySQL left running after Ctrl-C."""
     process: subprocess.Popen[str] = local_api["process"]
@@ -414,10 +663,11 @@ def test_sigterm_to_the_process_group_stops_everything(tmp_path: Path):
 def run_module(
     module: str, *args: str, timeout_s: float = 60, **env_extra: str
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m module args` as a make target runs it, without the shell's AWS_* and
-    PARTNER_URL (each test says what it wants)."""
+    """`python -m module args` as a make target runs it, without the shell's AWS_*,
+    PARTNER_URL and PORT (each test says what it wants)."""
     inherited = os.environ.items()
-    env = {k: v for k, v in inherited if not k.startswith(("AWS_", "PARTNER_URL"))} | env_extra
+    env = {k: v for k, v in inherited if not k.startswith(("AWS_", "PARTNER_URL", "PORT"))}
+    env |= env_extra
     return subprocess.run(  # noqa: S603 - this interpreter, our own modules
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
@@ -441,7 +691,7 @@ def test_a_busy_port_is_a_message_before_anything_is_deployed(tmp_path: Path):
     assert f"port {port} is already in use" in run.stderr
     assert f"make api PORT={port + 1}" in run.stderr
     assert "Traceback" not in run.stderr
-    assert not (tmp_path / "logs").exists(), "refused before deploying the stack"
+    assert not (tmp_path / "stacks").exists(), "refused before deploying the stack"
 
 
 def test_make_invoke_names_a_missing_event_file_and_where_the_samples_are(tmp_path: Path):
