@@ -21,7 +21,7 @@ def http_stack(stack: LocalStack) -> LocalStack:
     return stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one stack of this name per session, whichever module asks
 def tight_stack(
     endpoint: AwsEndpoint, mysql_server: ServerAddress, function_logs: Path
 ) -> Iterator[LocalStack]:
