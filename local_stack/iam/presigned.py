@@ -130,6 +130,20 @@ class Scope:
         return scope
 
 
+def _same_signature(expected: str, provided: str, access_key: str, string_to_sign: str) -> None:
+    if not hmac.compare_digest(expected, provided):
+        raise Refused(
+            _s3(
+                "SignatureDoesNotMatch",
+                _SIGNATURE_MISMATCH,
+                403,
+                ("AWSAccessKeyId", access_key),
+                ("StringToSign", string_to_sign),
+                ("SignatureProvided", provided),
+            )
+        )
+
+
 def _timestamp(text: str, code: str, name: str) -> datetime:
     try:
         return datetime.strptime(text, _TIMESTAMP).replace(tzinfo=UTC)
@@ -198,19 +212,7 @@ def check_url(raw: RawRequest, secret: str, region: str, now: datetime) -> None:
     canonical_request = signer.canonical_request(request)
     string_to_sign = signer.string_to_sign(request, canonical_request)
     expected = signer.signature(string_to_sign, request)
-    provided = values["X-Amz-Signature"]
-    if not hmac.compare_digest(expected, provided):
-        raise Refused(
-            _s3(
-                "SignatureDoesNotMatch",
-                _SIGNATURE_MISMATCH,
-                403,
-                ("AWSAccessKeyId", scope.access_key),
-                ("StringToSign", string_to_sign),
-                ("SignatureProvided", provided),
-                ("CanonicalRequest", canonical_request),
-            )
-        )
+    _same_signature(expected, values["X-Amz-Signature"], scope.access_key, string_to_sign)
     ends = signed_at + timedelta(seconds=expires)
     if now >= ends:
         raise Refused(
@@ -348,18 +350,7 @@ def check_post(parsed: ParsedRequest, secret: str, region: str, now: datetime) -
     request.context["timestamp"] = fields["x-amz-date"]
     signer = S3SigV4PostAuth(ReadOnlyCredentials(scope.access_key, secret, None), "s3", region)
     expected = signer.signature(fields["policy"], request)
-    provided = fields["x-amz-signature"]
-    if not hmac.compare_digest(expected, provided):
-        raise Refused(
-            _s3(
-                "SignatureDoesNotMatch",
-                _SIGNATURE_MISMATCH,
-                403,
-                ("AWSAccessKeyId", scope.access_key),
-                ("StringToSign", fields["policy"]),
-                ("SignatureProvided", provided),
-            )
-        )
+    _same_signature(expected, fields["x-amz-signature"], scope.access_key, fields["policy"])
     document = _policy(fields["policy"])
     if now >= _expiration(document):
         raise _policy_failure("Policy expired.")

@@ -13,6 +13,7 @@ from local_stack.endpoint import AwsEndpoint
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from tests.conftest import deploy
+from tests.support.documents import DocumentsClient
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +40,13 @@ def tight_stack(
 @pytest.fixture(scope="module")
 def moto_endpoint(endpoint: AwsEndpoint) -> str:
     return endpoint.url
+
+
+@pytest.fixture
+def documents(http_stack: LocalStack) -> DocumentsClient:
+    return DocumentsClient(http_stack.api)
+
+
+@pytest.fixture
+def tight(tight_stack: LocalStack) -> DocumentsClient:
+    return DocumentsClient(tight_stack.api)

@@ -30,16 +30,6 @@ MISSING_ID = "00000000-0000-4000-8000-00000000d0c5"
 TEN_MIB = 10 * 1024 * 1024
 
 
-@pytest.fixture
-def documents(http_stack: LocalStack) -> DocumentsClient:
-    return DocumentsClient(http_stack.api)
-
-
-@pytest.fixture
-def tight(tight_stack: LocalStack) -> DocumentsClient:
-    return DocumentsClient(tight_stack.api)
-
-
 def s3_client(endpoint: str) -> Any:
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 

@@ -11,8 +11,7 @@ the one it judges every expiry by.
 import base64
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
@@ -23,23 +22,19 @@ import pytest
 import requests
 from botocore.config import Config
 
-from local_stack.iam.gate import Gate
 from local_stack.stack import LocalStack
-from tests.support.documents import S3_TIMEOUT_SECONDS, DocumentsClient, download, upload
+from tests.support.documents import (
+    S3_TIMEOUT_SECONDS,
+    DocumentsClient,
+    SignerSession,
+    download,
+    upload,
+)
+from tests.support.gate_clock import clock_at
 
 pytestmark = pytest.mark.xdist_group("documents-moto-server")
 
 DOCUMENT = b"%PDF-1.7 " + os.urandom(2048) + bytes(range(256))
-
-
-@contextmanager
-def clock_at(gate: Gate, moment: datetime) -> Iterator[None]:
-    saved: Callable[[], datetime] = gate.clock
-    gate.clock = lambda: moment
-    try:
-        yield
-    finally:
-        gate.clock = saved
 
 
 def error(response: requests.Response) -> dict[str, str]:
@@ -64,16 +59,6 @@ def stored_keys(stack: LocalStack, prefix: str) -> list[str]:
     bucket = stack.cloud.physical_id("DocumentsBucket")
     listing = stack.cloud.client("s3").list_object_versions(Bucket=bucket, Prefix=prefix)
     return [version["Key"] for version in listing.get("Versions", [])]
-
-
-@pytest.fixture
-def documents(http_stack: LocalStack) -> DocumentsClient:
-    return DocumentsClient(http_stack.api)
-
-
-@pytest.fixture
-def tight(tight_stack: LocalStack) -> DocumentsClient:
-    return DocumentsClient(tight_stack.api)
 
 
 # -- presigned GET ------------------------------------------------------------------------------
@@ -215,28 +200,7 @@ def test_a_sigv2_url_is_refused_as_on_a_bucket_created_since_2020(http_stack: Lo
 
 @pytest.fixture
 def signer_s3(http_stack: LocalStack) -> Any:
-    """An S3 client signing with a session of DocumentsUrlSignerRole, opened as the documents
-    function opens it (its role may assume the signer role)."""
-    function = http_stack.function("DocumentsFunction")
-    session = boto3.session.Session(
-        aws_access_key_id=function.credentials.access_key_id,
-        aws_secret_access_key=function.credentials.secret_access_key,
-        aws_session_token=function.credentials.session_token,
-        region_name=http_stack.region,
-    )
-    role = http_stack.cloud.resolve({"Fn::GetAtt": ["DocumentsUrlSignerRole", "Arn"]})
-    credentials = session.client("sts", endpoint_url=http_stack.endpoint.url).assume_role(
-        RoleArn=role, RoleSessionName="put-test"
-    )["Credentials"]
-    return boto3.client(
-        "s3",
-        endpoint_url=http_stack.endpoint.url,
-        region_name=http_stack.region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        config=Config(signature_version="s3v4"),
-    )
+    return SignerSession.open(http_stack).s3
 
 
 def test_a_presigned_put_stores_the_bytes_and_a_tampered_one_stores_nothing(
