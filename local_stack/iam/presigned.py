@@ -7,7 +7,7 @@ So before the gate authorizes one, `refusal` checks what S3 checks:
 
 * a presigned GET, PUT, HEAD or DELETE (SigV4 query-string authentication): the six
   `X-Amz-*` parameters; the credential scope (its date is X-Amz-Date's, its region the
-  stack's, its service `s3`); X-Amz-Expires from 1 to 604800 (a week); the signature of the
+  stack's, its service `s3`); X-Amz-Expires at most 604800 (a week); the signature of the
   canonical request with the signer's secret, so a swapped key, bucket, method, signed header
   or parameter (X-Amz-Expires and X-Amz-Date included) is `SignatureDoesNotMatch`; then the
   time: refused from X-Amz-Date + X-Amz-Expires on ("Request has expired"), and while
