@@ -22,8 +22,9 @@ CloudFormation custom resource request's `RequestType`, `ResponseURL` and `Stack
 EventBridge or Scheduler event's `source` and `detail-type`; and `{}`, what a direct invoke
 with no payload sends (`aws lambda invoke`, a run by hand). Powertools' event source data classes
 read these fields but judge nothing, and its parser models would validate whole events at
-a cold-start cost of their own (hundreds of milliseconds of imports): a few dictionary
-lookups on the top-level keys are all this needs, and this module imports nothing.
+a cold-start cost of their own (importing them loads every model Powertools ships): a few
+dictionary lookups on the top-level keys are all this needs, and this module imports
+nothing beyond the standard library.
 """
 
 import functools
