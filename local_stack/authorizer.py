@@ -6,10 +6,12 @@ The local API is open by default, like `sam local start-api`. With the stack par
 deployed stack's `CognitoUserPool` authorizer does before a function runs:
 
 - the token comes from the `Authorization` header (the raw token, or `Bearer <token>`);
-- it must be an ID token of the stack's user pool: RS256 signature checked against the
-  pool's JSON Web Key Set, fetched from the issuer as API Gateway does (here: moto's
-  cognito-idp), `iss` equal to the pool, `token_use` = `id` (the routes have no OAuth
-  scopes, so API Gateway expects ID tokens), not expired;
+- it must be an ID token of the stack's user pool: RS256 signature (no other algorithm,
+  so not `none`) checked against the pool's JSON Web Key Set, fetched from the issuer as
+  API Gateway does (here: moto's cognito-idp, which publishes the local stack's own key
+  pair, local_stack/cognito.py), `iss` equal to the pool, `aud` one of the pool's app
+  clients, `token_use` = `id` (the routes have no OAuth scopes, so API Gateway expects ID
+  tokens), `exp` present and not passed;
 - anything else is refused with `401 {"message": "Unauthorized"}` and no function runs;
 - the token's claims reach the function in `requestContext.authorizer.claims`, every value
   a string as a REST API passes them (lists comma-separated, `exp` and `iat` as dates).
@@ -87,6 +89,7 @@ def _as_string(name: str, value: Any) -> str:
 class CognitoAuthorizer:
     issuer: str
     keys: KeySet
+    audiences: frozenset[str]  # the pool's app client ids
 
     def claims(self, authorization: str | None) -> dict[str, str] | None:
         """The verified token's claims as API Gateway passes them, or None (a 401)."""
@@ -99,6 +102,7 @@ class CognitoAuthorizer:
             decoded = jwt.decode(token, self.keys, algorithms=["RS256"])
             jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "values": sorted(self.audiences)},
                 token_use={"essential": True, "value": "id"},
                 exp={"essential": True},
             ).validate(decoded.claims)
@@ -117,16 +121,20 @@ class CognitoAuthorizer:
 
 
 def for_pool(cognito: Any, pool_id: str, region: str) -> CognitoAuthorizer:
-    """The authorizer of one user pool, its keys fetched from the issuer's JWKS URL."""
+    """The authorizer of one user pool, its keys fetched from the issuer's JWKS URL and its
+    audiences from the pool's app clients (those the stack deployed: a client created later
+    is not known to this authorizer)."""
     response = requests.get(
         f"{cognito.meta.endpoint_url}/{pool_id}/.well-known/jwks.json",
         headers={"Authorization": _COGNITO_HINT},
         timeout=5,
     )
     response.raise_for_status()
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)
     return CognitoAuthorizer(
         issuer=f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
         keys=KeySet.import_key_set(json.loads(response.text)),
+        audiences=frozenset(client["ClientId"] for client in clients["UserPoolClients"]),
     )
 
 

@@ -81,7 +81,8 @@ class AwsEndpoint:
         moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
         if middleware is not None:
             moto = middleware(moto)
-        self.registry = CredentialRegistry()
+        self.registry = CredentialRegistry()  # it verifies presigned S3 requests with:
+        self.registry.know_secret(ADMIN_ACCESS_KEY_ID, ADMIN_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
         self.log = DecisionLog(decisions)
         self.enforce = iam_enforced() if enforce is None else enforce
         self.gate = (

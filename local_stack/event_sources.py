@@ -228,6 +228,18 @@ class StreamMapping:
         return {**raw, "dynamodb": change, "eventSourceARN": self.stream_arn}
 
 
+def scheduled_event(schedule: str, run_id: str | None = None) -> dict[str, Any]:
+    """What the scheduler sends a function for one run of `schedule`."""
+    return {
+        "id": run_id or str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "resources": [schedule],
+        "detail": {},
+    }
+
+
 @dataclass
 class ScheduleMapping:
     """A schedule of the template (EventBridge Scheduler or rule) and its target function.
@@ -275,14 +287,7 @@ class ScheduleMapping:
         return invocation.result
 
     def _event(self) -> dict[str, Any]:
-        return {
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.scheduler",
-            "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "resources": [self.name],
-            "detail": {},
-        }
+        return scheduled_event(self.name)
 
     def _dead_letter(self, event: dict[str, Any], reason: str) -> None:
         """A run the scheduler could not make goes to the schedule's DeadLetterConfig queue,

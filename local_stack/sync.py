@@ -23,6 +23,7 @@ import boto3
 
 from local_stack.cli import messages_not_tracebacks
 from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
+from local_stack.event_sources import scheduled_event
 from local_stack.functions import FunctionError
 from local_stack.lambda_api import invoke_remote
 from local_stack.mysql import connect_with
@@ -90,7 +91,8 @@ def sync(
         session.client("lambda", endpoint_url=lambda_url).update_function_configuration(
             FunctionName=FETCHER
         )
-    summary = invoke({"id": f"make-sync-{int(time.time())}"})
+    # a run of the fetcher's schedule, now (the fetcher refuses events of other sources)
+    summary = invoke(scheduled_event("make-sync", f"make-sync-{int(time.time())}"))
     deadline = time.monotonic() + timeout_s
     while _queue_depth(sqs, outputs["IngestQueueUrl"]):
         if time.monotonic() > deadline:

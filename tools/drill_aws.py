@@ -486,7 +486,7 @@ class Drill:
                 FunctionName=function,
                 Qualifier=LIVE_ALIAS,
                 InvocationType="Event",
-                Payload=json.dumps({"drill": True}).encode(),
+                Payload=b"{}",  # a run by hand: the fetcher refuses other sources' events
             )
             arrived = wait_for_message(sqs, queue, wait_seconds)
         finally:

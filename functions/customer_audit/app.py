@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from customer_platform import aws
+from customer_platform.event_sources import Source, accepts
 from customer_platform.events.audit import AuditTrail
 from customer_platform.events.models import CustomerEvent
 from customer_platform.events.routes import audit_router
@@ -68,6 +69,7 @@ def record_event(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@accepts(Source.SQS, Source.API_GATEWAY)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext
 ) -> PartialItemFailureResponse | dict[str, Any]:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from customer_platform import aws
+from customer_platform.event_sources import Source, accepts
 from customer_platform.events.publishing import publish
 from customer_platform.events.stream import event_from_record, is_customer_record
 from customer_platform.settings import EnvSettings
@@ -55,6 +56,7 @@ def publish_record(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@accepts(Source.DYNAMODB_STREAM)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=publish_record, processor=processor, context=context

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from customer_platform import custom_resource, migrations, secrets
 from customer_platform.database import Credentials, Database, Timeouts, secret_credentials
+from customer_platform.event_sources import Source, accepts
 from customer_platform.migrations import application_user
 from customer_platform.settings import EnvSettings
 
@@ -60,6 +61,7 @@ def migrate() -> dict[str, str]:
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
+@accepts(Source.CUSTOM_RESOURCE, Source.DIRECT)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "RequestType" not in event:
         return migrate()

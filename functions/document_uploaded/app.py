@@ -22,6 +22,7 @@ from customer_platform.documents import logic
 from customer_platform.documents.dynamodb import DynamoDBDocumentRepository
 from customer_platform.documents.models import MaxUploadBytes, UploadPolicy, UrlExpirySeconds
 from customer_platform.documents.s3 import S3DocumentStorage
+from customer_platform.event_sources import Source, accepts
 from customer_platform.settings import EnvSettings
 
 METRIC_OF_OUTCOME = {
@@ -62,6 +63,7 @@ def storage() -> S3DocumentStorage:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
+@accepts(Source.S3)
 @event_source(data_class=S3Event)
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     outcomes: Counter[str] = Counter()

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from customer_platform import aws
 from customer_platform.database import Database, secret_database
+from customer_platform.event_sources import Source, accepts
 from customer_platform.events.outbox import RELAY_BATCH, relay
 from customer_platform.settings import EnvSettings
 
@@ -40,6 +41,7 @@ def database() -> Database:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@accepts(Source.SCHEDULE, Source.DIRECT)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     published = failed = 0
     while context.get_remaining_time_in_millis() > TIME_RESERVE_MS:

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from customer_platform import aws
+from customer_platform.event_sources import Source, accepts
 from customer_platform.partners.fetch import FetchError, http_pool
 from customer_platform.partners.fetching import fetch_and_queue
 from customer_platform.settings import EnvSettings
@@ -46,6 +47,7 @@ def ssm() -> SSMProvider:
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@accepts(Source.SCHEDULE, Source.DIRECT)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_id = str(event.get("id") or uuid.uuid4())  # the scheduler's invocation id, if any
     # A failed run raises: the scheduler invoked asynchronously, so Lambda retries it and

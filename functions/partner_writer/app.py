@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from customer_platform.database import Database, secret_database
+from customer_platform.event_sources import Source, accepts
 from customer_platform.partners.models import IngestMessage
 from customer_platform.partners.writing import upsert_rows
 from customer_platform.settings import EnvSettings
@@ -75,6 +76,7 @@ def write(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@accepts(Source.SQS)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=write, processor=processor, context=context

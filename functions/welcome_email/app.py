@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from customer_platform import aws
+from customer_platform.event_sources import Source, accepts
 from customer_platform.events.models import CustomerEvent
 from customer_platform.events.welcome import IDEMPOTENCY_TTL_SECONDS, welcome
 from customer_platform.settings import EnvSettings
@@ -95,6 +96,7 @@ def handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@accepts(Source.SQS)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     return process_partial_response(

@@ -20,6 +20,7 @@ S3 quotes the resource.
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -62,9 +63,11 @@ def render(
     *,
     status: int | None = None,
     query_code: str | None = None,
+    details: Sequence[tuple[str, str]] = (),
 ) -> AwsError:
     """`code` is the protocol's own error code (`AccessDeniedException` for JSON,
-    `AccessDenied`/`AuthorizationError` for query and S3)."""
+    `AccessDenied`/`AuthorizationError` for query and S3). `details`: S3's extra elements
+    of an error (`<X-Amz-Expires>`, `<MaxSizeAllowed>`, ...), in order."""
     request_id = str(uuid.uuid4())
     if protocol == "json":
         version = _JSON_VERSIONS.get(service, "1.1")
@@ -97,7 +100,8 @@ def render(
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
-        f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
+        + "".join(f"<{name}>{escape(value)}</{name}>" for name, value in details)
+        + f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
     )
     headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
     return AwsError(status or 403, tuple(headers), body.encode(), code, message)

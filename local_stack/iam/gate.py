@@ -10,7 +10,9 @@ Callers are told apart by access key id (`CredentialRegistry`):
 * an admin key (the local tools, the test suite) -> passed through unchecked;
 * any other key -> AWS's invalid-token error; a key past its expiry -> `ExpiredToken`.
 Unsigned requests count as anonymous and are denied, except CORS preflights (`OPTIONS`,
-which S3 answers without credentials) and moto's own `/moto-api`.
+which S3 answers without credentials) and moto's own `/moto-api`. A presigned S3 request
+(URL or POST form), an admin's too, is first verified as S3 verifies it (`presigned`: the
+signature with the key's secret, which the registry keeps, its expiry, a POST's policy).
 
 S3 detail: without `s3:ListBucket` on the bucket, S3 answers a GET or HEAD of a missing
 key with 403 AccessDenied instead of 404 (S3 API Reference, GetObject/HeadObject,
@@ -28,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.etree import ElementTree
 
-from local_stack.iam import errors
+from local_stack.iam import errors, presigned
 from local_stack.iam.actions import ActionMapper, NoLocalRule, Requirement
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies
 from local_stack.iam.evaluate import Decision
@@ -66,10 +68,12 @@ class IssuedCredentials:
 
 
 class CredentialRegistry:
-    """Access key id -> principal, for keys the local stack issued."""
+    """Access key id -> principal, for keys the local stack issued; and the secret of each
+    key it knows one for, to verify presigned S3 requests (`local_stack.iam.presigned`)."""
 
     def __init__(self) -> None:
         self._principals: dict[str, Principal] = {}
+        self._secrets: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def issue(self, principal: Principal, expires_at: datetime | None = None) -> IssuedCredentials:
@@ -78,21 +82,34 @@ class CredentialRegistry:
         key = "ASIA" + "".join(secrets.choice(alphabet) for _ in range(16))
         if expires_at is not None:
             principal = replace(principal, expires_at=expires_at)
-        self.register(key, principal)
+        secret = secrets.token_urlsafe(30)[:40]
+        self.register(key, principal, secret)
         return IssuedCredentials(
             access_key_id=key,
-            secret_access_key=secrets.token_urlsafe(30)[:40],
+            secret_access_key=secret,
             session_token=secrets.token_urlsafe(96),
             expiration=expires_at,
         )
 
-    def register(self, access_key_id: str, principal: Principal) -> None:
+    def register(self, access_key_id: str, principal: Principal, secret: str | None) -> None:
         with self._lock:
             self._principals[access_key_id] = principal
+            if secret is not None:
+                self._secrets[access_key_id] = secret
+
+    def know_secret(self, access_key_id: str, secret: str) -> None:
+        """The secret of a key that is no issued principal's (the administrator's)."""
+        with self._lock:
+            self._secrets[access_key_id] = secret
+
+    def secret(self, access_key_id: str) -> str | None:
+        with self._lock:
+            return self._secrets.get(access_key_id)
 
     def revoke(self, access_key_id: str) -> None:
         with self._lock:
             self._principals.pop(access_key_id, None)
+            self._secrets.pop(access_key_id, None)
 
     def principal(self, access_key_id: str) -> Principal | None:
         with self._lock:
@@ -261,6 +278,10 @@ class Gate:
             message = f"the local IAM check could not read this request: {error}"
             return Outcome(error=errors.access_denied(service, protocol, message), checked=True)
         key = parsed.credentials.access_key
+        if parsed.service == "s3" and parsed.credentials.auth in ("query", "post"):
+            refused = self._presigned_refusal(raw, parsed)
+            if refused is not None:
+                return Outcome(error=refused, parsed=parsed, checked=True)
         if key is not None and key in self.admin_keys and not self.record_admin:
             return Outcome(parsed=parsed)
         if key is None and self.parser.unauthenticated(parsed):
@@ -289,6 +310,24 @@ class Gate:
                 checked=True,
             )
         return self._authorize(parsed, principal)
+
+    def _presigned_refusal(self, raw: RawRequest, parsed: ParsedRequest) -> errors.AwsError | None:
+        """S3's answer to a presigned request it would refuse (`presigned`), checked with
+        the signer's secret. A key nobody issued is left to the invalid-key answer."""
+        if presigned.is_sigv2(parsed, raw):
+            return presigned.sigv2_refusal()
+        key = str(parsed.credentials.access_key)
+        secret = self.registry.secret(key)
+        if secret is None:
+            if key not in self.admin_keys and self.registry.principal(key) is None:
+                return None
+            message = f"the local IAM check does not know the secret of {key}: it cannot verify"
+            return errors.access_denied("s3", "rest-xml", message + " this presigned request")
+        region = self.mapper.region
+        refused = presigned.refusal(raw, parsed, secret, region, self.clock())
+        if refused is not None:
+            logger.info("S3 refused a presigned request: %s", refused.message)
+        return refused
 
     def _authorize(self, parsed: ParsedRequest, principal: Principal) -> Outcome:
         def record(**fields: Any) -> DecisionRecord:
@@ -455,7 +494,7 @@ class Gate:
         session = str(found["Arn"]).rsplit("/", 1)[-1]
         expires = datetime.fromisoformat(str(found["Expiration"]).replace("Z", "+00:00"))
         principal = Principal.assumed_role(role_arn, session, policies, expires_at=expires)
-        self.registry.register(str(found["AccessKeyId"]), principal)
+        self.registry.register(str(found["AccessKeyId"]), principal, str(found["SecretAccessKey"]))
 
     def _missing_object_as_s3_answers(
         self,

@@ -3,8 +3,10 @@ parameters), read with botocore's own service models.
 
 * who: the access key id of the SigV4 `Authorization` header, of a presigned URL's
   `X-Amz-Credential` query parameter, or of a presigned POST's `x-amz-credential` form field
-  (SigV2's `AWS <key>:<signature>` and `AWSAccessKeyId` too). Signatures are not verified:
-  the local stack trusts its own processes; the key only says which principal is calling.
+  (SigV2's `AWS <key>:<signature>` and `AWSAccessKeyId` too). Header signatures are not
+  verified: the local stack trusts its own processes, and the key only says which principal
+  is calling. Presigned S3 requests, which travel beyond those processes, are
+  (`local_stack.iam.presigned`).
 * which service: the JSON protocol's `X-Amz-Target` (its prefix is the model's
   `targetPrefix`), else the credential scope's signing name (`ses` with a `/v2/` path is
   SES v2);
@@ -128,6 +130,7 @@ class ParsedRequest:
     protocol: str  # "json", "query", "rest-json", "rest-xml"
     credentials: Credentials
     form: Mapping[str, str] = field(default_factory=dict)  # a presigned POST's fields
+    upload_size: int | None = None  # the size of a presigned POST's file, in bytes
 
 
 _CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
@@ -167,26 +170,41 @@ def credentials_of(raw: RawRequest, form: Mapping[str, str]) -> Credentials:
     return Credentials(None)
 
 
-def multipart_form(raw: RawRequest) -> dict[str, str]:
-    """The text fields of a multipart/form-data body (the file's name under `${filename}`)."""
+@dataclass(frozen=True)
+class MultipartForm:
+    """A multipart/form-data body: its text fields (the file's name under `${filename}`),
+    and the size of its file part, if it has one (a presigned POST's upload)."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    file_size: int | None = None
+
+
+def read_multipart(raw: RawRequest) -> MultipartForm:
     content_type = raw.header("content-type") or ""
     if not content_type.lower().startswith("multipart/form-data"):
-        return {}
+        return MultipartForm()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw.body
     )
     fields: dict[str, str] = {}
+    file_size = None
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
+        payload = part.get_payload(decode=True)
         filename = part.get_filename()
         if filename is not None:
             fields["${filename}"] = filename
+            file_size = len(payload) if isinstance(payload, bytes) else 0
             continue
-        payload = part.get_payload(decode=True)
         fields[name] = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    return fields
+    return MultipartForm(fields, file_size)
+
+
+def multipart_form(raw: RawRequest) -> dict[str, str]:
+    """The text fields of a multipart/form-data body (the file's name under `${filename}`)."""
+    return read_multipart(raw).fields
 
 
 # -- type conversion of text values (query, URI, headers) ----------------------------------------
@@ -377,7 +395,8 @@ class RequestParser:
         return operation.auth_type == "none"
 
     def parse(self, raw: RawRequest) -> ParsedRequest:
-        form = multipart_form(raw) if raw.method == "POST" else {}
+        upload = read_multipart(raw) if raw.method == "POST" else MultipartForm()
+        form = upload.fields
         credentials = credentials_of(raw, form)
         target = raw.header("x-amz-target")
         if target:
@@ -394,7 +413,7 @@ class RequestParser:
             return self._query(service, action, body_form, credentials)
         service = self._rest_service(signing, raw)
         if service == "s3" and form and raw.method == "POST":
-            return self._post_object(raw, form, credentials)
+            return self._post_object(raw, form, credentials, upload.file_size)
         return self._rest(service, raw, credentials)
 
     def parse_rest(self, service: str, raw: RawRequest) -> ParsedRequest:
@@ -542,7 +561,11 @@ class RequestParser:
         return params | _rest_body(route.operation, body_members, raw)
 
     def _post_object(
-        self, raw: RawRequest, form: Mapping[str, str], credentials: Credentials
+        self,
+        raw: RawRequest,
+        form: Mapping[str, str],
+        credentials: Credentials,
+        upload_size: int | None,
     ) -> ParsedRequest:
         bucket = self._s3_path(raw).strip("/").split("/", 1)[0]
         key = form.get("key", "").replace("${filename}", form.get("${filename}", ""))
@@ -555,4 +578,12 @@ class RequestParser:
             except ValueError:
                 conditions = []
         params = {"Bucket": bucket, "Key": key, "Fields": fields, "PolicyConditions": conditions}
-        return ParsedRequest("s3", "PostObject", params, "rest-xml", credentials, form=fields)
+        return ParsedRequest(
+            "s3",
+            "PostObject",
+            params,
+            "rest-xml",
+            credentials,
+            form=fields,
+            upload_size=upload_size,
+        )

@@ -7,18 +7,14 @@ also POST and PUT, only admins DELETE) and anything else is a 403 with a JSON `m
 (customer_platform/authorization.py). The shared `stack` stays open, like `make api`.
 """
 
-import gzip
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from importlib.resources import files
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import RSAKey
 
 from local_stack.endpoint import AwsEndpoint
 from local_stack.stack import LocalStack
@@ -26,7 +22,15 @@ from local_stack.template import load_yaml
 from tests.conftest import deploy
 from tests.contract.conftest import BACKENDS
 from tests.support.customers import CustomersClient, unique_email
-from tests.support.identity import bearer, create_user, sign_in
+from tests.support.identity import (
+    bearer,
+    claims_of,
+    create_user,
+    moto_key,
+    sign_in,
+    signed,
+    unsigned,
+)
 
 GROUPS = ("readers", "writers", "admins")
 
@@ -91,46 +95,65 @@ def test_without_a_token_the_edge_answers_401_and_no_function_runs(
     assert len(auth_stack.api.invocations) == invoked
 
 
-def _moto_key(name: str) -> dict[str, Any]:
-    """The key pair moto's user pools sign with (one for all pools)."""
-    packed = (files("moto.cognitoidp") / "resources" / f"{name}.gz").read_bytes()
-    document: dict[str, Any] = json.loads(gzip.decompress(packed))
-    return document
-
-
-def _moto_signed(claims: dict[str, Any]) -> str:
-    """A token signed with moto's key: valid signature, claims of the test's choosing."""
-    key = RSAKey.import_key(_moto_key("jwks-private.json"))
-    return jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, key)
-
-
-def _payload(token: str) -> dict[str, Any]:
-    return dict(jwt.decode(token, RSAKey.import_key(_moto_key("jwks-private.json"))).claims)
+def _other_pool_issuer(auth_stack: LocalStack, issuer: str) -> str:
+    cognito_idp = auth_stack.cloud.client("cognito-idp")
+    other = cognito_idp.create_user_pool(PoolName=f"other-{uuid.uuid4().hex[:6]}")["UserPool"]
+    return f"{issuer.rsplit('/', 1)[0]}/{other['Id']}"
 
 
 def _bad_token(kind: str, auth_stack: LocalStack) -> str:
     tokens = sign_in(auth_stack, create_user(auth_stack, "admins"))
-    if kind == "access token":
-        return str(tokens["AccessToken"])  # the routes have no scopes: ID tokens only
-    if kind == "tampered":
-        head, payload, signature = tokens["IdToken"].split(".")
-        flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
-        return f"{head}.{flipped}.{signature}"
-    if kind == "expired":
-        claims = _payload(tokens["IdToken"]) | {"exp": int(time.time()) - 60}
-        return _moto_signed(claims)
-    if kind == "another pool":
-        cognito = auth_stack.cloud.client("cognito-idp")
-        claims = _payload(tokens["IdToken"])
-        other = cognito.create_user_pool(PoolName=f"other-{uuid.uuid4().hex[:6]}")["UserPool"]
-        return _moto_signed(claims | {"iss": claims["iss"].rsplit("/", 1)[0] + "/" + other["Id"]})
-    raise AssertionError(kind)
+    claims = claims_of(tokens["IdToken"])
+    head, payload, signature = tokens["IdToken"].split(".")
+    flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+    forge: dict[str, Callable[[], str]] = {
+        # the routes have no scopes: API Gateway wants ID tokens
+        "access token": lambda: str(tokens["AccessToken"]),
+        "tampered": lambda: f"{head}.{flipped}.{signature}",
+        "moto's bundled key": lambda: signed(claims, moto_key()),
+        "alg none": lambda: unsigned(claims),
+        "expired": lambda: signed(claims | {"exp": int(time.time()) - 60}),
+        "no expiry": lambda: signed({k: v for k, v in claims.items() if k != "exp"}),
+        "another pool": lambda: signed(
+            claims | {"iss": _other_pool_issuer(auth_stack, claims["iss"])}
+        ),
+        "another client": lambda: signed(claims | {"aud": "0123456789abcdefghijklmnop"}),
+    }
+    return forge[kind]()
 
 
-@pytest.mark.parametrize("kind", ["access token", "tampered", "expired", "another pool"])
+def test_a_token_signed_with_the_local_pools_key_and_right_claims_is_accepted(
+    auth_stack: LocalStack,
+):
+    """The control for the refusals below: the test's own signing reproduces what the pool
+    signs, so each refusal there is for the one thing its case changes."""
+    claims = claims_of(sign_in(auth_stack, create_user(auth_stack, "readers"))["IdToken"])
+
+    response = auth_stack.api.request(
+        "GET", "/dynamodb/customers", headers={"Authorization": f"Bearer {signed(claims)}"}
+    )
+
+    assert response.status == 200, response.body
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "access token",
+        "tampered",
+        "moto's bundled key",
+        "alg none",
+        "expired",
+        "no expiry",
+        "another pool",
+        "another client",
+    ],
+)
 def test_a_token_api_gateway_would_not_accept_is_401(auth_stack: LocalStack, kind: str):
     """Catches: the claims check dropped from the local authorizer (the access token, the
-    expired and the foreign pool's token get through) or the signature check (tampered)."""
+    expired, the foreign pool's and the foreign client's token get through), the signature
+    check (tampered, alg none), or the local pool trusting moto's bundled key again (moto's
+    private key ships with moto: anyone could sign an admin's token with it)."""
     token = _bad_token(kind, auth_stack)
 
     response = auth_stack.api.request(
@@ -138,6 +161,7 @@ def test_a_token_api_gateway_would_not_accept_is_401(auth_stack: LocalStack, kin
     )
 
     assert response.status == 401, response.body
+    assert response.json() == {"message": "Unauthorized"}
 
 
 def test_the_raw_token_without_bearer_is_accepted_too(auth_stack: LocalStack):

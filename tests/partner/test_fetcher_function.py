@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from customer_platform import aws
+from local_stack.event_sources import scheduled_event
 from local_stack.functions import FunctionError
 from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
 from local_stack.stack import LocalStack
@@ -61,7 +62,7 @@ def test_a_partner_outage_fails_the_run_visibly_and_queues_nothing(
     feed.fail_next(*[Fault(status=500)] * 10)
 
     with pytest.raises(FunctionError, match="500") as failed:
-        partner_stack.function("PartnerFetcherFunction").invoke({"id": "run"})
+        partner_stack.function("PartnerFetcherFunction").invoke(scheduled_event("daily", "run"))
 
     assert queued_rows(partner_stack) == []
     assert '"PartnerFetchFailed":[1.0]' in failed.value.logs, "the alarm's metric was emitted"
@@ -77,7 +78,7 @@ def test_an_unreadable_feed_url_fails_the_run_with_the_alarms_metric(fresh_stack
 
     # When the scheduled run starts
     with pytest.raises(FunctionError) as failed:
-        fresh_stack.function("PartnerFetcherFunction").invoke({"id": "run"})
+        fresh_stack.function("PartnerFetcherFunction").invoke(scheduled_event("daily", "run"))
 
     # Then it fails (Lambda retries it, then sends it to the on-failure destination), emits
     # the metric PartnerConfigReadFailedAlarm watches, and queues nothing

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from customer_platform import aws
+from local_stack.event_sources import scheduled_event
 from local_stack.functions import FunctionError
 from local_stack.mysql import ServerAddress, connect_with, quote_identifier
 from local_stack.partner_feed import PartnerFeed, sample_rows
@@ -42,7 +43,8 @@ def sync_stack(fresh_stack: LocalStack, feed: PartnerFeed) -> LocalStack:
 
 def run_sync(stack: LocalStack) -> dict[str, Any]:
     """One scheduled run, then the writer drains the ingest queue."""
-    summary: dict[str, Any] = stack.function("PartnerFetcherFunction").invoke({"id": "run"}).result
+    run = scheduled_event("daily", "run")
+    summary: dict[str, Any] = stack.function("PartnerFetcherFunction").invoke(run).result
     for mapping in stack.event_sources.for_function(WRITER):
         poll_until_idle(mapping, "the ingest queue to drain")
     return summary

@@ -13,6 +13,7 @@ from local_stack.endpoint import AwsEndpoint
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from tests.conftest import deploy
+from tests.support.documents import DocumentsClient
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def http_stack(stack: LocalStack) -> LocalStack:
     return stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one stack of this name per session, whichever module asks
 def tight_stack(
     endpoint: AwsEndpoint, mysql_server: ServerAddress, function_logs: Path
 ) -> Iterator[LocalStack]:
@@ -39,3 +40,13 @@ def tight_stack(
 @pytest.fixture(scope="module")
 def moto_endpoint(endpoint: AwsEndpoint) -> str:
     return endpoint.url
+
+
+@pytest.fixture
+def documents(http_stack: LocalStack) -> DocumentsClient:
+    return DocumentsClient(http_stack.api)
+
+
+@pytest.fixture
+def tight(tight_stack: LocalStack) -> DocumentsClient:
+    return DocumentsClient(tight_stack.api)

@@ -7,29 +7,14 @@ endpoint's IAM check knows every session STS opened and its expiry, and judges t
 own clock: moving that clock is how these tests let time pass at the AWS boundary.
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
-from botocore.config import Config
-
-from local_stack.iam.gate import Gate
 from local_stack.stack import LocalStack
-from tests.support.documents import DocumentsClient, download
+from tests.support.documents import DocumentsClient, SignerSession, download
+from tests.support.gate_clock import clock_at
 
 ROLE = "DocumentsUrlSignerRole"
-
-
-@contextmanager
-def clock_at(gate: Gate, moment: datetime) -> Iterator[None]:
-    saved: Callable[[], datetime] = gate.clock
-    gate.clock = lambda: moment
-    try:
-        yield
-    finally:
-        gate.clock = saved
 
 
 def signed_by(url: str) -> str:
@@ -62,36 +47,16 @@ def test_a_url_that_outlives_its_credentials_is_refused_with_expired_token(
     """What a client gets from a URL signed with credentials that expire before the URL
     says it does (what the design above prevents): S3's ExpiredToken, though X-Amz-Expires
     has not passed. Catches: the IAM check ignoring a session's expiry."""
-    signer = http_stack.cloud.resolve({"Fn::GetAtt": [ROLE, "Arn"]})
     documents = DocumentsClient(http_stack.api)
     key = "documents/" + documents.create_uploaded(b"%PDF-1.7 short")["id"]
-    function = http_stack.function("DocumentsFunction")  # its role may open signer sessions
-    credentials = (
-        boto3.session.Session(
-            aws_access_key_id=function.credentials.access_key_id,
-            aws_secret_access_key=function.credentials.secret_access_key,
-            aws_session_token=function.credentials.session_token,
-            region_name=http_stack.region,
-        )
-        .client("sts", endpoint_url=http_stack.endpoint.url)
-        .assume_role(RoleArn=signer, RoleSessionName="short", DurationSeconds=900)["Credentials"]
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=http_stack.endpoint.url,
-        region_name=http_stack.region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        config=Config(signature_version="s3v4"),
-    )
+    session = SignerSession.open(http_stack, seconds=900)
     bucket = http_stack.cloud.physical_id("DocumentsBucket")
     objects = http_stack.cloud.client("s3").list_objects_v2(Bucket=bucket, Prefix=key)
     (stored,) = [item["Key"] for item in objects["Contents"]]
-    url = s3.generate_presigned_url(
+    url = session.s3.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": stored}, ExpiresIn=3600
     )
-    ends = credentials["Expiration"]
+    ends = session.credentials["Expiration"]
 
     assert download(url).status_code == 200
     with clock_at(http_stack.endpoint.gate, ends + timedelta(seconds=1)):

@@ -6,9 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import requests
+from botocore.config import Config
 
 from local_stack.apigateway import ApiResponse, LocalApi
+from local_stack.stack import LocalStack
 from tests.support.polling import rounds
 
 # moto answers S3 in a few milliseconds; the limit only stops a hung test.
@@ -40,6 +43,39 @@ def upload(
 
 def download(url: str) -> requests.Response:
     return requests.get(url, timeout=S3_TIMEOUT_SECONDS)
+
+
+@dataclass
+class SignerSession:
+    """A session of DocumentsUrlSignerRole, opened as the documents function opens one (its
+    role may assume the signer role), and an S3 client that signs with it (SigV4)."""
+
+    credentials: dict[str, Any]  # AssumeRole's Credentials, Expiration included
+    s3: Any
+
+    @classmethod
+    def open(cls, stack: LocalStack, seconds: int = 3600) -> "SignerSession":
+        function = stack.function("DocumentsFunction")
+        caller = boto3.session.Session(
+            aws_access_key_id=function.credentials.access_key_id,
+            aws_secret_access_key=function.credentials.secret_access_key,
+            aws_session_token=function.credentials.session_token,
+            region_name=stack.region,
+        )
+        role = stack.cloud.resolve({"Fn::GetAtt": ["DocumentsUrlSignerRole", "Arn"]})
+        sts = caller.client("sts", endpoint_url=stack.endpoint.url)
+        opened = sts.assume_role(RoleArn=role, RoleSessionName="test", DurationSeconds=seconds)
+        credentials: dict[str, Any] = dict(opened["Credentials"])
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=stack.endpoint.url,
+            region_name=stack.region,
+            aws_access_key_id=str(credentials["AccessKeyId"]),
+            aws_secret_access_key=str(credentials["SecretAccessKey"]),
+            aws_session_token=str(credentials["SessionToken"]),
+            config=Config(signature_version="s3v4"),
+        )
+        return cls(credentials, s3)
 
 
 @dataclass

@@ -1,8 +1,17 @@
-"""Users of a local stack's user pool, signed in, for the API's authorization tests."""
+"""Users of a local stack's user pool, signed in, for the API's authorization tests; and
+tokens made by the tests themselves, to show what the local authorizer refuses."""
 
+import base64
+import gzip
+import json
 import uuid
+from importlib.resources import files
 from typing import Any
 
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from local_stack import cognito
 from local_stack.stack import LocalStack
 from tools import sandbox_user
 
@@ -37,3 +46,32 @@ def bearer(stack: LocalStack, group: str | None) -> dict[str, str]:
     """The Authorization header of a new user in `group`, as a client sends it."""
     token = sign_in(stack, create_user(stack, group))["IdToken"]
     return {"Authorization": f"Bearer {token}"}
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """The claims of a token, read without checking its signature (whose key is what the
+    tests that copy the claims into forged tokens are about)."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def moto_key() -> RSAKey:
+    """The key pair bundled in the moto package: public, anyone can sign with it."""
+    packed = (files("moto.cognitoidp") / "resources" / "jwks-private.json.gz").read_bytes()
+    return RSAKey.import_key(json.loads(gzip.decompress(packed)))
+
+
+def signed(claims: dict[str, Any], key: RSAKey | None = None) -> str:
+    """A token with claims of the test's choosing, RS256-signed with the local pools' key
+    (what only the local Cognito can do) unless `key` says otherwise."""
+    return jwt.encode({"alg": "RS256", "kid": cognito.KEY_ID}, claims, key or cognito.signing_key())
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    """`alg: none`: a header, the claims and an empty signature."""
+    parts = [{"alg": "none", "typ": "JWT"}, claims]
+    encoded = [base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=") for p in parts]
+    return b".".join([*encoded, b""]).decode()

@@ -36,6 +36,7 @@ from customer_platform.errors import (
     NotFound,
     Unavailable,
 )
+from customer_platform.event_sources import Source, require
 from customer_platform.pagination import MAX_TOKEN_LENGTH
 
 _STATUS: dict[type[DomainError], HTTPStatus] = {
@@ -99,6 +100,9 @@ class JsonApiResolver(APIGatewayRestResolver):
     Authorization (`customer_platform.authorization`) is a middleware installed here, so
     no route of any function can be added without it. Powertools runs request validation
     first, as API Gateway validates POST and PUT bodies at the edge before anything else.
+
+    An event that is no API Gateway REST proxy request is refused before routing
+    (`customer_platform.event_sources`): Powertools would answer it 404, a success.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -106,6 +110,7 @@ class JsonApiResolver(APIGatewayRestResolver):
         self.use(middlewares=[_authorized])
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        require(event, Source.API_GATEWAY)
         if event.get("body") is not None:
             headers = {
                 k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
