@@ -52,8 +52,8 @@ def alias_metric(
 @pytest.mark.parametrize(("name", "mode"), every_deployment())
 def test_codedeploy_exists_only_when_a_gradual_strategy_is_chosen(name: str, mode: str):
     """Mutation caught: DeploymentPreference enabled whatever the strategy (SAM then adds a
-    CodeDeploy application, role and deployment groups to every stack, and the AllAtOnce
-    sandbox pays a CodeDeploy deployment per function per deploy)."""
+    CodeDeploy application, role and deployment groups to every stack, and an AllAtOnce
+    sandbox deploy would still go through CodeDeploy)."""
     # Given one supported deployment
     parameters = parameters_of(name, mode)
     template = deployed(**parameters)
