@@ -90,15 +90,21 @@ def lambda_account(monkeypatch: pytest.MonkeyPatch, aws: AwsEndpoint) -> Iterato
     server.server_close()
 
 
+def client(service: str) -> Any:
+    """A client of the local endpoint with this process's current credentials (boto3's
+    default session would keep whichever credentials an earlier test resolved)."""
+    return boto3.session.Session(region_name="us-east-1").client(service)  # type: ignore[call-overload]
+
+
 def api_gateway_logs_through(role_name: str | None) -> str | None:
     """Set the account's API Gateway CloudWatch role (a new IAM role, or none)."""
-    apigateway = boto3.client("apigateway")
+    apigateway = client("apigateway")
     if role_name is None:
         apigateway.update_account(
             patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}]
         )
         return None
-    arn: str = boto3.client("iam").create_role(
+    arn: str = client("iam").create_role(
         RoleName=role_name,
         AssumeRolePolicyDocument=json.dumps(
             {
@@ -188,7 +194,7 @@ def test_an_account_with_room_is_ready(
 def deploy_a_stack_reserving(stack: str, reserved: dict[str, int], account: LambdaAccount) -> None:
     """A deployed stack (CloudFormation on the local endpoint) whose functions reserve these
     amounts (the stub Lambda's answer for their names), deployed with an AlarmEmail."""
-    role = boto3.client("iam").create_role(
+    role = client("iam").create_role(
         RoleName=f"{stack}-fn",
         AssumeRolePolicyDocument=json.dumps(
             {
@@ -216,7 +222,7 @@ def deploy_a_stack_reserving(stack: str, reserved: dict[str, int], account: Lamb
         "Parameters": {"AlarmEmail": {"Type": "String", "Default": ""}},
         "Resources": {name: function for name in reserved},
     }
-    cloudformation = boto3.client("cloudformation")
+    cloudformation = client("cloudformation")
     cloudformation.create_stack(
         StackName=stack,
         TemplateBody=json.dumps(template),
@@ -295,7 +301,7 @@ def test_the_account_wide_logging_role_is_set_only_where_missing(
 
     # Given an account that names a role that was deleted: the stack must set a new one
     assert arn is not None
-    boto3.client("iam").delete_role(RoleName=arn.rsplit("/", 1)[-1])
+    client("iam").delete_role(RoleName=arn.rsplit("/", 1)[-1])
     _, checks = run("--stack", new_stack(), capsys=capsys)
     assert f"names {arn}, which no longer exists" in checks["API Gateway logging"]
 
