@@ -96,6 +96,24 @@ def client(service: str) -> Any:
     return boto3.session.Session(region_name="us-east-1").client(service)  # type: ignore[call-overload]
 
 
+def role_for(service: str, name: str) -> str:
+    """A new IAM role the service may assume; its ARN."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": f"{service}.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn: str = client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    return arn
+
+
 def api_gateway_logs_through(role_name: str | None) -> str | None:
     """Set the account's API Gateway CloudWatch role (a new IAM role, or none)."""
     apigateway = client("apigateway")
@@ -104,21 +122,7 @@ def api_gateway_logs_through(role_name: str | None) -> str | None:
             patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}]
         )
         return None
-    arn: str = client("iam").create_role(
-        RoleName=role_name,
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "apigateway.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    arn = role_for("apigateway", role_name)
     apigateway.update_account(
         patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
     )
@@ -194,21 +198,7 @@ def test_an_account_with_room_is_ready(
 def deploy_a_stack_reserving(stack: str, reserved: dict[str, int], account: LambdaAccount) -> None:
     """A deployed stack (CloudFormation on the local endpoint) whose functions reserve these
     amounts (the stub Lambda's answer for their names), deployed with an AlarmEmail."""
-    role = client("iam").create_role(
-        RoleName=f"{stack}-fn",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    role = role_for("lambda", f"{stack}-fn")
     function = {
         "Type": "AWS::Lambda::Function",
         "Properties": {
