@@ -145,6 +145,15 @@ user: $(STAMP) ## a user of the deployed stack's user pool: make user EMAIL=you@
 	@test -n "$(EMAIL)" || { echo "usage: make user EMAIL=you@example.com [GROUP=readers|writers|admins] [STACK=customer-platform]"; exit 2; }
 	$(BIN)/python -m tools.sandbox_user "$(EMAIL)" --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(GROUP),--group $(GROUP))
 
+.PHONY: preflight
+preflight: $(STAMP) ## before a deploy: what the account needs changed for the stack (ENV=prod PARAMS="Name=value ...")
+	$(BIN)/python -m tools.preflight --config-env $(or $(ENV),default) $(if $(PARAMS),--parameters "$(PARAMS)") $(if $(STACK),--stack $(STACK))
+
+.PHONY: deploy
+deploy: preflight build ## make preflight, make build, then sam deploy with samconfig.toml's [ENV] and PARAMS on top
+	$(BIN)/sam deploy --config-env $(or $(ENV),default) $(if $(STACK),--stack-name $(STACK)) \
+	  $(if $(PARAMS),--parameter-overrides "$$($(BIN)/python -m tools.preflight --config-env $(or $(ENV),default) --parameters "$(PARAMS)" --print-overrides)")
+
 .PHONY: drill-aws
 drill-aws: $(STAMP) ## what only AWS can show, against YOUR deployed sandbox stack: make drill-aws NAME=<stack> [ARGS=--only ...]
 	@test -n "$(NAME)" || { echo "usage: make drill-aws NAME=<deployed stack name> [ARGS=...]; it never guesses a stack" >&2; exit 2; }

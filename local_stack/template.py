@@ -83,6 +83,7 @@ def _function_sources(source: dict[str, Any]) -> dict[str, FunctionSource]:
 
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 _EXTENSION_ONLY = ("Fn::Length", "Fn::ToJsonString")
+_RESOLVED_SECTIONS = ("Resources", "Conditions", "Outputs")
 
 
 def resolve_language_extensions(
@@ -90,10 +91,13 @@ def resolve_language_extensions(
 ) -> dict[str, Any]:
     """Do what the AWS::LanguageExtensions transform does before SAM, for what this template
     uses of it: `Fn::FindInMap` with a `DefaultValue`, keyed literally or by `!Ref` to a
-    parameter (the Api's DefaultAuthorizer per ApiAuth, SnapStart's ApplyOn in Globals).
-    Other functions only that transform knows fail here rather than deploy differently
-    locally; the rest is left to CloudFormation (moto), which resolves it the same way after
-    the transform.
+    parameter (the Api's DefaultAuthorizer per ApiAuth, each function's SnapStart), and only
+    in the sections the transform resolves: Resources, Conditions and Outputs (SAM CLI's
+    port of it, samcli/lib/cfn_language_extensions/api.py, leaves "other sections"
+    untouched). A DefaultValue anywhere else, such as Globals, reaches SAM and then
+    CloudFormation unresolved, as it would in AWS. Other functions only that transform knows
+    fail here rather than deploy differently locally; the rest is left to CloudFormation
+    (moto), which resolves it the same way after the transform.
 
     Why not SAM CLI's implementation (samcli 1.170.0,
     `samcli.lib.cfn_language_extensions.sam_integration.process_template_for_sam_cli`, the
@@ -110,8 +114,6 @@ def resolve_language_extensions(
       (`!Ref Stage` becomes `v1`), so SAM names its resources differently
       (`...PermissionStage` becomes `...Permissionv1`) and the template no longer carries
       the parameters the deployed stack is given.
-    * `Globals` is not expanded: SnapStart's `Fn::FindInMap` reaches SAM unresolved, where
-      SAM needs a literal `ApplyOn`.
     """
     transforms = template.get("Transform", [])
     transforms = [transforms] if isinstance(transforms, str) else list(transforms)
@@ -141,7 +143,10 @@ def resolve_language_extensions(
             return resolve(options["DefaultValue"]) if found is None else found
         return {name: resolve(value) for name, value in node.items()}
 
-    resolved: dict[str, Any] = resolve(template)
+    resolved = dict(template)
+    for section in _RESOLVED_SECTIONS:
+        if section in resolved:
+            resolved[section] = resolve(resolved[section])
     resolved["Transform"] = [name for name in transforms if name != LANGUAGE_EXTENSIONS]
     return resolved
 

@@ -15,7 +15,10 @@ body, all before any function), roles (the function's 403s per Cognito group), t
 burst over the usage plan meets 429), rds (a CRUD round trip on MySQL, its engine version),
 s3 (S3 enforces the presigned POST policy and the bucket policy; TLS only), pitr (DynamoDB's
 restore lag), scheduler (the schedule's and the fetcher's failure handling), xray (traces
-of the VPC function with SQL subsegments). With --allow-disruption also: failover (RDS
+of the VPC function with SQL subsegments), deployment (what docs/deployment.md fixed that
+only the deployed stack shows: one API stage, the account's API Gateway logging role, the
+hosted rotation functions' runtime, CodeDeploy's alarms and rollback under a gradual
+DeploymentStrategy). With --allow-disruption also: failover (RDS
 reboot with failover, Multi-AZ only: seconds until /rds answers again), rotation (rotate the
 database secret while the API is in use), failed-sync (an unreachable feed: Lambda's retries
 and the fetcher's on-failure queue).
@@ -40,9 +43,10 @@ from typing import Any
 import boto3
 import requests
 
+from local_stack.template import load_yaml
 from tools.get_token import api_key_value, stack_outputs
 
-SAFE = ("edge", "roles", "throttle", "rds", "s3", "pitr", "scheduler", "xray")
+SAFE = ("edge", "roles", "throttle", "rds", "s3", "pitr", "scheduler", "xray", "deployment")
 DISRUPTIVE = ("failover", "rotation", "failed-sync")
 GROUPS = ("readers", "writers", "admins")
 HTTP_TIMEOUT = 30
@@ -426,6 +430,116 @@ class Drill:
             )
         ]
 
+    def deployment(self) -> list[Observation]:
+        """What the deployment review fixed (docs/deployment.md) that only AWS shows."""
+        stack = self.client("cloudformation").describe_stacks(StackName=self.stack)["Stacks"][0]
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
+        return [
+            self._one_stage(parameters["Stage"]),
+            self._logging_role(),
+            *self._rotation_runtimes(),
+            *self._gradual_deploys(parameters.get("DeploymentStrategy", "AllAtOnce")),
+        ]
+
+    def _one_stage(self, stage: str) -> Observation:
+        found = self.client("apigateway").get_stages(restApiId=self.outputs["ApiId"])["item"]
+        names = sorted(item["stageName"] for item in found)
+        return observe(
+            "deployment",
+            f"the API's only stage is {stage} (no SAM 'Stage')",
+            str(names),
+            names == [stage],
+        )
+
+    def _logging_role(self) -> Observation:
+        arn = self.client("apigateway").get_account().get("cloudwatchRoleArn")
+        iam = self.client("iam")
+        exists = False
+        if arn:
+            try:
+                iam.get_role(RoleName=arn.rsplit("/", 1)[-1])
+                exists = True
+            except iam.exceptions.NoSuchEntityException:
+                exists = False
+        return observe(
+            "deployment",
+            "the account's API Gateway CloudWatch role exists (access logs)",
+            f"{arn or 'none'}{'' if exists else ' (missing)'}",
+            exists,
+        )
+
+    def _rotation_runtimes(self) -> list[Observation]:
+        runtime = load_yaml()["Globals"]["Function"]["Runtime"]
+        manager = self.client("secretsmanager")
+        found = []
+        for output in ("DatabaseSecretArn", "DatabaseMasterSecretArn"):
+            secret = self.outputs.get(output)
+            if not secret:
+                continue  # an existing database: the stack rotates nothing
+            described = manager.describe_secret(SecretId=secret)
+            if not described.get("RotationEnabled"):
+                found.append(skipped("deployment", f"{output}: no rotation"))
+                continue
+            function = described["RotationLambdaARN"]
+            configuration = self.client("lambda").get_function_configuration(FunctionName=function)
+            found.append(
+                observe(
+                    "deployment",
+                    f"the hosted rotation of {output} runs on {runtime}",
+                    f"{function.rsplit(':', 1)[-1]}: {configuration.get('Runtime')}",
+                    configuration.get("Runtime") == runtime,
+                )
+            )
+        return found
+
+    def _gradual_deploys(self, strategy: str) -> list[Observation]:
+        pages = self.client("cloudformation").get_paginator("list_stack_resources")
+        resources = [
+            summary
+            for page in pages.paginate(StackName=self.stack)
+            for summary in page["StackResourceSummaries"]
+        ]
+        groups = [r for r in resources if r["ResourceType"] == "AWS::CodeDeploy::DeploymentGroup"]
+        if strategy == "AllAtOnce":
+            return [
+                observe(
+                    "deployment",
+                    "DeploymentStrategy=AllAtOnce: no CodeDeploy deployment group",
+                    f"{len(groups)} deployment groups",
+                    not groups,
+                )
+            ]
+        (application,) = (
+            r["PhysicalResourceId"]
+            for r in resources
+            if r["ResourceType"] == "AWS::CodeDeploy::Application"
+        )
+        found = []
+        for group in groups:
+            info = self.client("codedeploy").get_deployment_group(
+                applicationName=application, deploymentGroupName=group["PhysicalResourceId"]
+            )["deploymentGroupInfo"]
+            alarms = info.get("alarmConfiguration", {})
+            rollback = info.get("autoRollbackConfiguration", {})
+            found.append(
+                observe(
+                    "deployment",
+                    f"{group['LogicalResourceId']}: CodeDeployDefault.Lambda{strategy},"
+                    " rolled back on its alias alarms",
+                    json.dumps(
+                        {
+                            "config": info.get("deploymentConfigName"),
+                            "alarms": [a["name"] for a in alarms.get("alarms", [])],
+                            "rollback": rollback.get("events", []),
+                        }
+                    ),
+                    info.get("deploymentConfigName") == f"CodeDeployDefault.Lambda{strategy}"
+                    and bool(alarms.get("enabled") and alarms.get("alarms"))
+                    and "DEPLOYMENT_STOP_ON_ALARM" in rollback.get("events", []),
+                )
+            )
+        return found
+
     # -- disruptive checks -------------------------------------------------------------------
 
     def failover(self, watch_seconds: int) -> list[Observation]:
@@ -610,6 +724,7 @@ def run(drill: Drill, checks: list[str], args: argparse.Namespace) -> list[Obser
         "pitr": drill.pitr,
         "scheduler": drill.scheduler,
         "xray": lambda: drill.xray(args.wait),
+        "deployment": drill.deployment,
         "failover": lambda: drill.failover(args.watch),
         "rotation": lambda: drill.rotation(args.watch),
         "failed-sync": lambda: drill.failed_sync(args.watch),

@@ -323,3 +323,141 @@ def test_the_failed_sync_invokes_the_live_alias_and_waits_on_its_failure_queue()
 
 def test_the_drills_alias_is_the_one_the_template_publishes():
     assert load_yaml()["Globals"]["Function"]["AutoPublishAlias"] == drill_aws.LIVE_ALIAS
+
+
+# -- the deployment review's fixes, as the deployed stack shows them ----------------------------
+# Read through botocore's Stubber answering as the services do for a deployed sandbox stack
+# with a canary strategy (moto has no CodeDeploy deployment groups from SAM, no hosted
+# rotation functions): what is checked is the drill's reading of those answers.
+
+APP_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf"
+ROTATION = "arn:aws:lambda:us-east-1:123456789012:function:sandbox-rotation-app"
+LOGGING_ROLE = "arn:aws:iam::123456789012:role/apigw-cloudwatch"
+
+
+def _deployed(stubs: dict[str, Stubber], *, stages: list[str], runtime: str, alarms: list[str]):
+    """Queue the answers of a deployed stack: Stage=v1, a canary, one API function."""
+    cloudformation, apigateway = stubs["cloudformation"], stubs["apigateway"]
+    cloudformation.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "sandbox",
+                    "CreationTime": datetime.now(UTC),
+                    "StackStatus": "UPDATE_COMPLETE",
+                    "Parameters": [
+                        {"ParameterKey": "Stage", "ParameterValue": "v1"},
+                        {
+                            "ParameterKey": "DeploymentStrategy",
+                            "ParameterValue": "Canary10Percent5Minutes",
+                        },
+                    ],
+                }
+            ]
+        },
+        {"StackName": "sandbox"},
+    )
+    apigateway.add_response(
+        "get_stages", {"item": [{"stageName": name} for name in stages]}, {"restApiId": "api1"}
+    )
+    apigateway.add_response("get_account", {"cloudwatchRoleArn": LOGGING_ROLE})
+    stubs["iam"].add_response(
+        "get_role",
+        {
+            "Role": {
+                "Path": "/",
+                "RoleName": "apigw-cloudwatch",
+                "RoleId": "AROAEXAMPLEEXAMPLE123",
+                "Arn": LOGGING_ROLE,
+                "CreateDate": datetime.now(UTC),
+            }
+        },
+        {"RoleName": "apigw-cloudwatch"},
+    )
+    stubs["secretsmanager"].add_response(
+        "describe_secret",
+        {"ARN": APP_SECRET, "RotationEnabled": True, "RotationLambdaARN": ROTATION},
+        {"SecretId": APP_SECRET},
+    )
+    stubs["lambda"].add_response(
+        "get_function_configuration", {"Runtime": runtime}, {"FunctionName": ROTATION}
+    )
+    cloudformation.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": logical_id,
+                    "PhysicalResourceId": physical_id,
+                    "ResourceType": resource_type,
+                    "LastUpdatedTimestamp": datetime.now(UTC),
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+                for logical_id, physical_id, resource_type in (
+                    (
+                        "ServerlessDeploymentApplication",
+                        "sandbox-app",
+                        "AWS::CodeDeploy::Application",
+                    ),
+                    (
+                        "DocumentsFunctionDeploymentGroup",
+                        "sandbox-docs",
+                        "AWS::CodeDeploy::DeploymentGroup",
+                    ),
+                )
+            ]
+        },
+        {"StackName": "sandbox"},
+    )
+    stubs["codedeploy"].add_response(
+        "get_deployment_group",
+        {
+            "deploymentGroupInfo": {
+                "deploymentConfigName": "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+                "alarmConfiguration": {
+                    "enabled": bool(alarms),
+                    "alarms": [{"name": name} for name in alarms],
+                },
+                "autoRollbackConfiguration": {
+                    "enabled": True,
+                    "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+                },
+            }
+        },
+        {"applicationName": "sandbox-app", "deploymentGroupName": "sandbox-docs"},
+    )
+
+
+SERVICES = ("cloudformation", "apigateway", "iam", "secretsmanager", "lambda", "codedeploy")
+
+
+def test_the_deployment_check_passes_on_a_stack_deployed_as_the_template_says():
+    with _Stubbed(*SERVICES) as session:
+        _deployed(
+            session.stubs, stages=["v1"], runtime="python3.13", alarms=["errors", "throttles"]
+        )
+        drill = Drill(session, "sandbox", {"ApiId": "api1", "DatabaseSecretArn": APP_SECRET})
+
+        observations = drill.deployment()
+
+    assert [o.outcome for o in observations] == ["OK"] * 4, [o.line() for o in observations]
+
+
+def test_the_deployment_check_reports_what_the_review_fixed_when_it_is_back():
+    """Catches: a drill that reports OK whatever it reads (SAM's extra 'Stage' stage, the
+    transform's default Python for a hosted rotation, a deployment group without alarms)."""
+    with _Stubbed(*SERVICES) as session:
+        _deployed(session.stubs, stages=["Stage", "v1"], runtime="python3.10", alarms=[])
+        drill = Drill(session, "sandbox", {"ApiId": "api1", "DatabaseSecretArn": APP_SECRET})
+
+        observations = drill.deployment()
+
+    outcomes = {o.expected: o.outcome for o in observations}
+    assert outcomes == {
+        "the API's only stage is v1 (no SAM 'Stage')": "UNEXPECTED",
+        "the account's API Gateway CloudWatch role exists (access logs)": "OK",
+        "the hosted rotation of DatabaseSecretArn runs on python3.13": "UNEXPECTED",
+        "DocumentsFunctionDeploymentGroup: CodeDeployDefault.LambdaCanary10Percent5Minutes,"
+        " rolled back on its alias alarms": "UNEXPECTED",
+    }

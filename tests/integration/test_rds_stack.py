@@ -12,6 +12,7 @@ import pytest
 
 from customer_platform.database import Credentials
 from local_stack.endpoint import AwsEndpoint
+from local_stack.intrinsics import without_novalue
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from tests.conftest import deploy
@@ -34,7 +35,8 @@ def secret_statements(stack: LocalStack, function_id: str) -> list[dict[str, Any
         for policy in role["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
     ]
-    resolved: list[dict[str, Any]] = stack.cloud.resolve(statements)
+    # (a statement under an Fn::If whose condition is false is dropped, as CloudFormation does)
+    resolved: list[dict[str, Any]] = without_novalue(stack.cloud.resolve(statements))
     return [s for s in resolved if "secretsmanager" in json.dumps(s["Action"])]
 
 
