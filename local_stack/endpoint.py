@@ -20,6 +20,7 @@ from pathlib import Path
 from threading import Thread
 from typing import Any
 
+import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -157,7 +158,12 @@ class AwsEndpoint:
 
 @contextmanager
 def administrator(endpoint: AwsEndpoint) -> Iterator[None]:
-    """This process's boto3 clients act as the account's administrator on `endpoint`."""
+    """This process's boto3 clients act as the account's administrator on `endpoint`.
+
+    boto3's default session resolves credentials once and keeps them: a client made before
+    this (say, a unit test's with the suite's dummy key) would leave every later
+    `boto3.client(...)` on that key, which the endpoint refuses as unknown. So the default
+    session starts afresh on the way in and on the way out."""
     names = [*ADMIN_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"]
     names += ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"]
     saved = {name: os.environ.get(name) for name in names}
@@ -165,6 +171,7 @@ def administrator(endpoint: AwsEndpoint) -> Iterator[None]:
         os.environ.pop(name, None)
     os.environ.update(ADMIN_CREDENTIALS)
     os.environ.update(AWS_ENDPOINT_URL=endpoint.url, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
+    boto3.DEFAULT_SESSION = None
     try:
         yield
     finally:
@@ -173,3 +180,4 @@ def administrator(endpoint: AwsEndpoint) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        boto3.DEFAULT_SESSION = None
