@@ -212,3 +212,74 @@ def test_make_user_refuses_an_existing_user(stack: LocalStack, outputs: dict[str
 
     with pytest.raises(cognito.exceptions.UsernameExistsException):
         sandbox_user.create_user(cognito, outputs["UserPoolId"], user, TEMPORARY)
+
+
+@pytest.fixture
+def running_outputs_file(stack: LocalStack, endpoint: Any, tmp_path: Path) -> Path:
+    """What `make api` writes for this stack: its outputs, its endpoint, its Lambda API."""
+    path = tmp_path / "outputs.json"
+    outputs = stack.outputs() | {
+        "AwsEndpointUrl": endpoint.url,
+        "LambdaEndpointUrl": "http://127.0.0.1:1",
+    }
+    path.write_text(json.dumps(outputs))
+    return path
+
+
+def test_make_user_and_make_token_work_on_the_running_local_stack(
+    stack: LocalStack,
+    running_outputs_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    """Catches: the commands reading DescribeStacks on the local endpoint, whose stack
+    (moto's CloudFormation) has no UserPoolId output: `KeyError: 'UserPoolId'`."""
+    # Given AWS_ENDPOINT_URL aimed at the running stack (this session's endpoint)
+    email = f"local-{uuid.uuid4().hex[:10]}@example.com"
+    monkeypatch.setenv("API_PASSWORD", TEMPORARY)
+
+    # When a writer is created, then signs in
+    created = sandbox_user.main(
+        [email, "--temporary-password", TEMPORARY, "--group", "writers", "--region", "us-east-1"],
+        local_file=running_outputs_file,
+    )
+    made = capsys.readouterr()
+    status = get_token.main(
+        ["--user", email, "--region", "us-east-1"],
+        prompts=answering(),
+        local_file=running_outputs_file,
+    )
+    printed = capsys.readouterr()
+
+    # Then the user is in the local pool's writers, and the ID token carries the group;
+    # no API key is printed (the local API checks none), and stderr says so
+    assert (created, status) == (0, 0), made.err + printed.err
+    assert "the local stack's user pool" in made.out
+    (line,) = printed.out.splitlines()
+    assert line.startswith("Authorization: Bearer ")
+    assert claims(line.split()[-1])["cognito:groups"] == ["writers"]
+    assert "no API key" in printed.err
+
+
+@pytest.mark.parametrize("command", ["user", "token"])
+def test_an_endpoint_that_is_no_running_stack_is_named_at_once(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
+    """Catches: a traceback halfway (KeyError, or a connection error after prompting for a
+    password) when AWS_ENDPOINT_URL points at no running local stack."""
+    # Given an endpoint where nothing listens, and no outputs file of a running stack
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    missing = tmp_path / "outputs.json"
+
+    # When the command runs
+    if command == "user":
+        status = sandbox_user.main(["x@example.com"], local_file=missing)
+    else:
+        status = get_token.main(["--user", "x@example.com"], local_file=missing)
+
+    # Then one line says what is wrong and what these commands work on
+    err = capsys.readouterr().err
+    assert status == 1
+    assert len(err.strip().splitlines()) == 1, err
+    assert "AWS_ENDPOINT_URL is http://127.0.0.1:9" in err
+    assert "deployed stack" in err
