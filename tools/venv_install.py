@@ -6,15 +6,16 @@ Runs `python -m pip install -r <requirements>` in the virtualenv and shows
 
     [ 37/186] moto==5.2.5
 
-for each package pip collects (rewritten in place on a terminal, every tenth of the way in
-a log), one line when pip starts installing, and the total time at the end. pip prints
-nothing while it installs (its longest step: minutes on a loaded machine), so meanwhile
-this counts the packages already in place in the virtualenv (their `.dist-info` folders)
-and says so: in place on a terminal, and in a log every tenth of the way and at least
-every 15 seconds, also while one large package is being unpacked. Routine pip chatter
-(indexes, downloads, cache hits) is dropped, and so are warnings about index or find-links
-locations that do not exist on this machine (a pip configuration outside the project);
-anything else pip says is passed through, and if pip fails, its last lines are shown.
+for each package pip collects (rewritten in place on a terminal; in a log every tenth of the
+way, and at least every 15 seconds while pip resolves), one line when pip starts installing,
+and the total time at the end. pip prints nothing while it installs (its longest step:
+minutes on a loaded machine), so meanwhile this counts the packages already in place in the
+virtualenv (their `.dist-info` folders) and says so: in place on a terminal, and in a log
+every tenth of the way and at least every 15 seconds, also while one large package is being
+unpacked. Routine pip chatter (indexes, downloads, cache hits) is dropped, and so are
+warnings about index or find-links locations that do not exist on this machine (a pip
+configuration outside the project); anything else pip says is passed through, and if pip
+fails, its last lines are shown.
 Standard library only: it runs before anything is installed.
 """
 
@@ -142,10 +143,12 @@ class Progress:
             self.out.write(f"\r  {counter} {name}".ljust(72)[:100])
             self.out.flush()
             self._open_line = True
-        elif self.collected == 1 or self.collected * 10 // self.total > (
-            (self.collected - 1) * 10 // self.total
-        ):
-            self.say(f"  {counter} collected {name}")
+        else:
+            now = self.clock()
+            tenth = self.collected * 10 // self.total > (self.collected - 1) * 10 // self.total
+            if self.collected == 1 or tenth or now - self._last_said >= self.heartbeat:
+                self._last_said = now
+                self.say(f"  {counter} collected {name}")
 
     def _start_installing(self, count: int) -> None:
         self._installing = count
