@@ -263,7 +263,10 @@ def test_make_user_and_make_token_work_on_the_running_local_stack(
 
 @pytest.mark.parametrize("command", ["user", "token"])
 def test_an_endpoint_that_is_no_running_stack_is_named_at_once(
-    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ):
     """Catches: a traceback halfway (KeyError, or a connection error after prompting for a
     password) when AWS_ENDPOINT_URL points at no running local stack."""

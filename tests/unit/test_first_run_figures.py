@@ -3,12 +3,14 @@ state the range seen and what set it."""
 
 import copy
 import json
+from typing import Any
 
 from tools import first_run
 
 
-def figures() -> dict:
-    return json.loads(first_run.FIGURES.read_text())
+def figures() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(first_run.FIGURES.read_text())
+    return loaded
 
 
 def test_the_readme_and_the_first_run_page_show_the_measured_figures():
