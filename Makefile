@@ -163,6 +163,8 @@ lock: ## re-resolve requirements/dev.txt from pyproject.toml's dev extras (needs
 	@# --all: wheel and setuptools too (pip freeze leaves them out), so that an install from
 	@# the lock never has to search for a version of either (docs/first-run.md)
 	.venv-lock/bin/pip freeze --all --exclude pip --exclude customer-platform | sort > requirements/dev.txt
+	@# pip freeze drops extras: pin boto3[crt], botocore[crt], ... too, or pip backtracks on them
+	.venv-lock/bin/python -m tools.lock_extras requirements/dev.txt
 	rm -rf .venv-lock
 
 .PHONY: clean

@@ -292,9 +292,11 @@ def page(figures: dict[str, Any]) -> str:
             " may print about index locations that do not exist. While pip installs (a step"
             " in which pip itself prints nothing), it counts the packages already in place in"
             " `.venv` and says so at least every 15 seconds. requirements/dev.txt pins every"
-            " package pip needs, `wheel` and `setuptools` included, so pip never searches for"
-            " a compatible version. Later runs skip the install: `.venv` is rebuilt only when"
-            " requirements/dev.txt or pyproject.toml change.",
+            " package pip needs, `wheel` and `setuptools` included, and each package other"
+            " packages require with extras (`botocore[crt]`) with those extras, so pip never"
+            " searches for a compatible version (`make lock` writes it so). Later runs skip"
+            " the install: `.venv` is rebuilt only when requirements/dev.txt or pyproject.toml"
+            " change.",
             "",
             "Re-measure after a change that affects them (new dependencies, a slower demo);"
             " each run is added beside the earlier ones:",

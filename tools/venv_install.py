@@ -48,8 +48,13 @@ POLL_SECONDS = 1.0
 
 
 def pinned_count(requirements: Path) -> int:
-    """How many packages the lock file pins (lines `name==version`)."""
-    return sum(1 for line in requirements.read_text().splitlines() if "==" in line)
+    """How many packages the lock file pins (lines `name==version`; a `name[extras]==version`
+    line pins the same package again, for pip's resolver, and is not counted twice)."""
+    return sum(
+        1
+        for line in requirements.read_text().splitlines()
+        if "==" in line and "[" not in line.split("==", 1)[0]
+    )
 
 
 def _name(argument: str) -> str:

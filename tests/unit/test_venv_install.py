@@ -13,7 +13,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tools.venv_install import Progress, run
+from tools import lock_extras
+from tools.venv_install import Progress, pinned_count, run
 
 # What pip 23 prints for a small install, with a machine's pip configuration naming index
 # and find-links locations that do not exist.
@@ -228,12 +229,12 @@ def test_a_silent_pip_install_is_followed_package_by_package(tmp_path: Path):
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _lines() -> list[str]:
+    return (ROOT / "requirements" / "dev.txt").read_text().splitlines()
+
+
 def _pins() -> dict[str, str]:
-    lines = (ROOT / "requirements" / "dev.txt").read_text().splitlines()
-    return {
-        canonicalize_name(name): version
-        for name, version in (line.split("==", 1) for line in lines if "==" in line)
-    }
+    return lock_extras.pins(_lines())
 
 
 def _needs(requirement: Requirement, extra: str = "") -> bool:
@@ -278,3 +279,32 @@ def test_the_lock_file_pins_everything_pip_needs_so_it_never_searches():
         )
     ]
     assert not unmet, unmet
+
+
+def test_every_package_required_with_extras_is_pinned_with_them():
+    """Catches: the lock file without `botocore[crt]==...` (pip freeze drops extras). pip then
+    treated aws-sam-cli's `boto3[crt]` and boto3's `botocore[crt]` as requirements of their
+    own, downloaded the newest botocore, then the next, and printed "pip is looking at
+    multiple versions of botocore[crt]"; with the extras pinned, a dry run resolves without
+    a single backtrack."""
+    # Given what the installed distributions ask for with extras
+    asked = lock_extras.required_with_extras(_pins())
+
+    # Then the lock file has a line for each, at the version pinned for the package
+    pins = _pins()
+    pinned_with = {
+        (canonicalize_name(r.name), frozenset(r.extras), str(r.specifier))
+        for r in (Requirement(line) for line in _lines() if "==" in line)
+    }
+    missing = [
+        f"{name}[{','.join(sorted(extras))}]=={pins[name]}"
+        for name, sets in asked.items()
+        for extras in sets
+        if (name, extras, f"=={pins[name]}") not in pinned_with
+    ]
+    assert {"boto3", "botocore", "boto3-stubs"} <= set(asked)
+    assert not missing, missing
+
+
+def test_an_extras_line_pins_the_same_package_and_is_counted_once():
+    assert pinned_count(ROOT / "requirements" / "dev.txt") == len(_pins())
