@@ -134,6 +134,13 @@ def measure(work: Path, say: Callable[[str], object] = print) -> dict[str, Any]:
     }
 
 
+def test_summary(log: Path) -> str:
+    """pytest's closing line in a `make test` log ("3 failed, 1223 passed in 1828.59s"),
+    or what stopped the run before pytest."""
+    found = re.findall(r"^=+ (.*?(?:passed|failed|error).*?) =+$", log.read_text(), re.MULTILINE)
+    return found[-1] if found else "stopped before the tests (see the log)"
+
+
 def measure_make_test(say: Callable[[str], object] = print) -> dict[str, Any]:
     """`make test` in this checkout (its .venv already built), timed once."""
     commit = _output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT)
@@ -148,6 +155,7 @@ def measure_make_test(say: Callable[[str], object] = print) -> dict[str, Any]:
         "machine": {**_machine(load), "load_average_at_end": round(os.getloadavg()[0], 1)},
         "seconds": round(seconds),
         "exit_status": code,
+        "pytest": test_summary(TEST_LOG),
     }
 
 
@@ -253,7 +261,8 @@ def page(figures: dict[str, Any]) -> str:
             "",
             f"`make test` in a checkout whose `.venv` was built, on commit {test['commit']}"
             f" ({test['measured']}): {_minutes(test['seconds'])}, exit status"
-            f" {test['exit_status']}; {test['machine']['cpus']} CPUs, load average"
+            f" {test['exit_status']} (pytest: {test['pytest']});"
+            f" {test['machine']['cpus']} CPUs, load average"
             f" {test['machine']['load_average_at_start']} at the start and"
             f" {test['machine']['load_average_at_end']} at the end.",
         ]

@@ -15,13 +15,15 @@ a whole `make test` that is a grant the code does not need (drop it from templat
 one AWS uses outside the code (give its reason); after a partial run it may only mean that
 nothing exercised it. Each denial says where it came from: a fault a test injected at the
 endpoint, a stack a test deployed with permissions removed on purpose (its name starts with
-MUTATED_STACK_PREFIX), or neither, which is UNEXPECTED. With `--strict` the exit status is 1
-when anything is FLAGGED or a denial is unexpected.
+MUTATED_STACK_PREFIX), another private stack of a test that breaks things on purpose
+(TEST_STACK_PREFIX, tests/conftest.py's `fresh_stack`), or none of those: UNEXPECTED.
+With `--strict` the exit status is 1 when anything is FLAGGED or a denial is unexpected.
 """
 
 import argparse
 import fnmatch
 import os
+import re
 import sys
 import tomllib
 from collections import Counter, defaultdict
@@ -38,20 +40,24 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every run with the IAM check on (tests, `make demo`, `make api`) writes its own file here.
 DEFAULT_DECISIONS = ROOT / ".local" / "iam" / "decisions"
 DEFAULT_REASONS = Path(__file__).with_name("unused-reasons.toml")
-# Tests that remove permissions on purpose deploy their stacks under names with this prefix
-# (tests/iam/test_template_mutations.py, test_delivery_mutations.py): their denials are meant.
-MUTATED_STACK_PREFIX = "t-mutated-"
+# Tests that break things on purpose deploy private stacks under names with this prefix
+# (tests/conftest.py's `fresh_stack`); those that remove permissions, with the second one
+# (tests/iam/test_template_mutations.py, test_delivery_mutations.py). Their denials are meant.
+TEST_STACK_PREFIX = "t-"
+MUTATED_STACK_PREFIX = f"{TEST_STACK_PREFIX}mutated-"
 INJECTED = "injected by a test at the endpoint (LocalStack.inject_fault): a fault, not a permission"
-MUTATED = "a test removed this permission on purpose (stack {stack})"
-UNEXPECTED = "UNEXPECTED: the role does not allow it (stack {stack})"
+MUTATED = "a test removed this permission on purpose ({where})"
+TEST_STACK = "a test's private stack, broken on purpose ({where})"
+UNEXPECTED = "UNEXPECTED: the role does not allow it ({where})"
 LEGEND = """\
 FLAGGED: a grant no recorded call used, with no reason in local_stack/iam/unused-reasons.toml.
   After a whole `make test` (and `make demo`), it is either a permission the code does not
   need (remove it from template.yaml) or one AWS uses outside the code (add its reason).
   After a partial run it may only mean that nothing exercised it yet.
-DENIED: each says where it came from. The test suite injects faults and deploys stacks
-  named t-mutated-* with statements removed, on purpose: those denials are expected.
-  An UNEXPECTED one is a call the role does not allow: a missing or mis-scoped grant."""
+DENIED: each says where it came from. The test suite injects faults, deploys stacks named
+  t-mutated-* with statements removed, and breaks its other private stacks (t-*) on
+  purpose: those denials are expected. An UNEXPECTED one is a call the role does not
+  allow: a missing or mis-scoped grant."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,29 @@ class Report:
             for f in self.functions
             for (*_, origin), count in f.denied.items()
             if origin.startswith("UNEXPECTED")
-        ) + sum(count for (_, _, _, allowed), count in self.deliveries.items() if not allowed)
+        ) + sum(
+            count
+            for (principal, _, resource, allowed), count in self.deliveries.items()
+            if not allowed and delivery_origin(principal, resource).startswith("UNEXPECTED")
+        )
+
+
+def _origin(name: str, where: str) -> str:
+    """Expected when `name` (a stack's, or a resource's or role's named after its stack) is
+    one of the tests' stacks that break things on purpose."""
+    if name.startswith(MUTATED_STACK_PREFIX):
+        return MUTATED.format(where=where)
+    if name.startswith(TEST_STACK_PREFIX):
+        return TEST_STACK.format(where=where)
+    return UNEXPECTED.format(where=where)
+
+
+def delivery_origin(principal: str, resource: str) -> str:
+    """Where a service delivery's denial came from: the stack of the role or resource
+    involved (CloudFormation names both `<stack>-<logical id>-...`)."""
+    names = [part for part in re.split(r"[:/ ]", f"{principal} {resource}") if part]
+    tested = next((n for n in names if n.startswith(TEST_STACK_PREFIX)), None)
+    return _origin(tested, tested) if tested else _origin("", resource)
 
 
 def denial_origin(record: DecisionRecord, role_logical_id: str) -> str:
@@ -135,9 +163,7 @@ def denial_origin(record: DecisionRecord, role_logical_id: str) -> str:
         return INJECTED
     role_name = record.principal.split(":assumed-role/", 1)[-1].split("/", 1)[0]
     stack = role_name.removesuffix(f"-{role_logical_id}")
-    if stack.startswith(MUTATED_STACK_PREFIX):
-        return MUTATED.format(stack=stack)
-    return UNEXPECTED.format(stack=stack)
+    return _origin(stack, f"stack {stack}")
 
 
 def _reason(reasons: Sequence[Reason], statement_id: str, action: str | None) -> str | None:
@@ -259,6 +285,10 @@ def render(report: Report, sources: Sequence[str] = ()) -> str:
         for (principal, action, resource, allowed), times in sorted(report.deliveries.items()):
             verdict = "allowed" if allowed else "DENIED"
             lines.append(f"  {verdict:<7} {principal} {action} on {resource}  x{times}")
+            if not allowed:
+                origin = delivery_origin(principal, resource)
+                meant = "" if origin.startswith("UNEXPECTED") else "expected: "
+                lines.append(f"          {meant}{origin}")
         lines.append("")
     expected = report.denials - report.unexpected
     lines.append(LEGEND)

@@ -10,6 +10,7 @@ from local_stack.iam.records import DecisionLog, DecisionRecord
 from local_stack.iam.report import (
     DEFAULT_REASONS,
     MUTATED_STACK_PREFIX,
+    TEST_STACK_PREFIX,
     Reason,
     build_report,
     load_reasons,
@@ -167,6 +168,7 @@ def role_of(stack: str) -> str:
 DELIBERATE = [
     denied(role_of("customer-platform"), reason="injected-fault"),
     denied(role_of(f"{MUTATED_STACK_PREFIX}roles")),
+    denied(role_of(f"{TEST_STACK_PREFIX}a-notification-that-9ca8d499")),
 ]
 ACCIDENTAL = denied(role_of("customer-platform"))
 
@@ -174,23 +176,51 @@ ACCIDENTAL = denied(role_of("customer-platform"))
 def test_each_denial_says_whether_a_test_meant_it(policies):
     """Catches: the test suite's deliberate denials (injected faults, stacks deployed with
     statements removed) shown like real ones, so a newcomer reads a healthy run as broken."""
-    # Given an injected fault, a denial in a mutated stack and one nobody meant
+    # Given an injected fault, a denial in a mutated stack, one in a test's private stack
+    # (which the test broke on purpose) and one nobody meant
     report = build_report(policies, [*DELIBERATE, ACCIDENTAL], [])
 
     text = render(report)
 
     # Then each is labelled, and only the last counts as unexpected
-    assert report.denials == 3
+    assert report.denials == 4
     assert report.unexpected == 1
     assert "expected: injected by a test at the endpoint (LocalStack.inject_fault)" in text
     assert (
         f"expected: a test removed this permission on purpose (stack {MUTATED_STACK_PREFIX}roles)"
         in text
     )
+    assert (
+        "expected: a test's private stack, broken on purpose"
+        f" (stack {TEST_STACK_PREFIX}a-notification-that-9ca8d499)" in text
+    )
     assert "UNEXPECTED: the role does not allow it (stack customer-platform)" in text
     assert (
-        "3 denial(s): 2 expected (injected or deliberately removed by tests), 1 unexpected" in text
+        "4 denial(s): 3 expected (injected or deliberately removed by tests), 1 unexpected" in text
     )
+
+
+def test_a_denied_service_delivery_says_whether_a_test_meant_it(policies):
+    """Catches: deliveries (S3 invoking a function, SNS sending to a queue) refused in a
+    stack a test mutated on purpose counted as unexpected, so --strict could never pass."""
+    queue = "arn:aws:sqs:us-east-1:123456789012:{}-AuditQueue-X"
+    records = [
+        DecisionRecord(
+            principal="sns.amazonaws.com",
+            action="sqs:SendMessage",
+            resource=queue.format(stack),
+            allowed=False,
+            reason="no-resource-policy-allows",
+        )
+        for stack in (f"{MUTATED_STACK_PREFIX}deliveries", "customer-platform")
+    ]
+
+    report = build_report(policies, records, [])
+    text = render(report)
+
+    assert report.unexpected == 1
+    assert "expected: a test removed this permission on purpose" in text
+    assert "UNEXPECTED: the role does not allow it (arn:aws:sqs:" in text
 
 
 def test_the_report_explains_what_flagged_and_denied_mean(policies):
@@ -202,7 +232,7 @@ def test_the_report_explains_what_flagged_and_denied_mean(policies):
     assert "FLAGGED: a grant no recorded call used" in text
     assert "remove it from template.yaml" in text
     assert "no recorded AWS call: these runs did not exercise its grants" in text
-    assert "named t-mutated-* with statements removed, on purpose" in text
+    assert "deploys stacks named\n  t-mutated-* with statements removed" in text
 
 
 def test_strict_fails_on_flagged_grants_and_unexpected_denials_only(tmp_path: Path, capsys):
