@@ -9,7 +9,6 @@ import json
 import socket
 import sys
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,24 +30,24 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _stale(outputs: dict[str, Any], path: Path = OUTPUTS_FILE) -> str | None:
+def _stale(outputs: dict[str, Any]) -> str | None:
     """Why `outputs` names no running stack, or None when its endpoint answers."""
     endpoint = str(outputs.get("AwsEndpointUrl", ""))
     if _answers(endpoint) and "LambdaEndpointUrl" in outputs:
         return None
-    return f"{path} names a local stack at {endpoint} that no longer answers (it has stopped)"
+    return (
+        f"{OUTPUTS_FILE} names a local stack at {endpoint} that no longer answers (it has stopped)"
+    )
 
 
-def running_outputs(required: bool, path: Path | None = None) -> dict[str, Any] | None:
-    """The running stack's outputs (`path`: the file `make api` writes); None (or
-    NoRunningStack when `required`) without one."""
-    path = path or OUTPUTS_FILE
-    if not path.exists():
+def running_outputs(required: bool) -> dict[str, Any] | None:
+    """The running stack's outputs; None (or NoRunningStack when `required`) without one."""
+    if not OUTPUTS_FILE.exists():
         if required:
             raise NoRunningStack(f"no local stack is running: {START_HINT}")
         return None
-    outputs: dict[str, Any] = json.loads(path.read_text())
-    stale = _stale(outputs, path)
+    outputs: dict[str, Any] = json.loads(OUTPUTS_FILE.read_text())
+    stale = _stale(outputs)
     if stale is not None:
         if required:
             raise NoRunningStack(f"{stale}: {START_HINT}")

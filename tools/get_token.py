@@ -60,29 +60,28 @@ class Prompts:
     mfa_code: Callable[[str], str] = _ask
 
 
-def local_outputs(endpoint: str, path: Path | None = None) -> dict[str, str]:
+def local_outputs(endpoint: str) -> dict[str, str]:
     """The outputs of the running `make api` stack that `endpoint` is, or SignInError."""
     from local_stack import running  # noqa: PLC0415 - only when aimed at a local endpoint
 
     try:
-        outputs = running.running_outputs(required=True, path=path)
+        outputs = running.require_running_outputs()
     except running.NoRunningStack as error:
         raise SignInError(
             f"AWS_ENDPOINT_URL is {endpoint}, but {error}. For a deployed stack, unset"
             " AWS_ENDPOINT_URL and use that account's credentials"
         ) from None
-    if outputs is None or outputs["AwsEndpointUrl"].rstrip("/") != endpoint.rstrip("/"):
-        found = outputs and outputs["AwsEndpointUrl"]
+    if str(outputs["AwsEndpointUrl"]).rstrip("/") != endpoint.rstrip("/"):
         raise SignInError(
-            f"AWS_ENDPOINT_URL is {endpoint}, not the running local stack ({found}); these"
-            " commands work on a deployed stack (AWS_ENDPOINT_URL unset) or on `make api`"
-            ' (eval "$(make -s aws)" while it runs)'
+            f"AWS_ENDPOINT_URL is {endpoint}, not the running local stack"
+            f" ({outputs['AwsEndpointUrl']}); these commands work on a deployed stack"
+            ' (AWS_ENDPOINT_URL unset) or on `make api` (eval "$(make -s aws)" while it runs)'
         )
     return {key: str(value) for key, value in outputs.items()}
 
 
 def find_outputs(
-    session: Any, stack: str, outputs_file: str | None = None, local_file: Path | None = None
+    session: Any, stack: str, outputs_file: str | None = None
 ) -> tuple[dict[str, str], bool]:
     """The outputs to work with, and whether they are the local stack's: a file if given, the
     running `make api` when AWS_ENDPOINT_URL points at an endpoint, else DescribeStacks."""
@@ -91,7 +90,7 @@ def find_outputs(
         return loaded, False
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
-        return local_outputs(endpoint, local_file), True
+        return local_outputs(endpoint), True
     outputs = stack_outputs(session.client("cloudformation"), stack)
     missing = [key for key in NEEDED if key not in outputs]
     if missing:
@@ -199,9 +198,7 @@ def hint(outputs: Mapping[str, str], region: str, temporary_credentials: bool = 
     return "\n".join(lines)
 
 
-def main(
-    argv: list[str] | None = None, prompts: Prompts | None = None, local_file: Path | None = None
-) -> int:
+def main(argv: list[str] | None = None, prompts: Prompts | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", default=os.environ.get("STACK", DEFAULT_STACK))
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or None)
@@ -210,7 +207,7 @@ def main(
     args = parser.parse_args(argv)
     session = boto3.session.Session(region_name=args.region)
     try:
-        outputs, local = find_outputs(session, args.stack, args.outputs, local_file)
+        outputs, local = find_outputs(session, args.stack, args.outputs)
         headers = request_headers(
             outputs,
             cognito=session.client("cognito-idp"),

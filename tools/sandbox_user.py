@@ -24,7 +24,6 @@ is created in the local stack's pool (tools/get_token.py says how the outputs ar
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -59,7 +58,7 @@ def add_to_group(cognito: Any, pool_id: str, email: str, group: str) -> None:
     cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
 
 
-def main(argv: list[str] | None = None, local_file: Path | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("email")
     parser.add_argument("--stack", default=os.environ.get("STACK", DEFAULT_STACK))
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None, local_file: Path | None = None) -> int:
     args = parser.parse_args(argv)
     session = boto3.session.Session(region_name=args.region)
     try:
-        outputs, local = find_outputs(session, args.stack, local_file=local_file)
+        outputs, local = find_outputs(session, args.stack)
     except SignInError as error:
         print(f"make user: {error}", file=sys.stderr)
         return 1

@@ -6,6 +6,9 @@ sign-in here meets the deployed pool's password policy and auth flows.
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -214,75 +217,84 @@ def test_make_user_refuses_an_existing_user(stack: LocalStack, outputs: dict[str
         sandbox_user.create_user(cognito, outputs["UserPoolId"], user, TEMPORARY)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_tool(
+    module: str, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` as `make user` / `make token` run it, with `env` on top of
+    this process's environment (the session's endpoint and administrator)."""
+    return subprocess.run(  # noqa: S603 - this interpreter, our own modules
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=os.environ | env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.fixture
-def running_outputs_file(stack: LocalStack, endpoint: Any, tmp_path: Path) -> Path:
-    """What `make api` writes for this stack: its outputs, its endpoint, its Lambda API."""
-    path = tmp_path / "outputs.json"
+def running_stack_state(stack: LocalStack, endpoint: Any, tmp_path: Path) -> Path:
+    """A state folder as `make api` leaves it while it runs: outputs.json naming this
+    session's endpoint (which answers) for the AWS and the Lambda API."""
     outputs = stack.outputs() | {
         "AwsEndpointUrl": endpoint.url,
-        "LambdaEndpointUrl": "http://127.0.0.1:1",
+        "LambdaEndpointUrl": endpoint.url,
+        "ApiUrl": "http://127.0.0.1:1",
     }
-    path.write_text(json.dumps(outputs))
-    return path
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    return tmp_path
 
 
 def test_make_user_and_make_token_work_on_the_running_local_stack(
-    stack: LocalStack,
-    running_outputs_file: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    running_stack_state: Path, endpoint: Any
 ):
     """Catches: the commands reading DescribeStacks on the local endpoint, whose stack
     (moto's CloudFormation) has no UserPoolId output: `KeyError: 'UserPoolId'`."""
-    # Given AWS_ENDPOINT_URL aimed at the running stack (this session's endpoint)
+    # Given AWS_ENDPOINT_URL aimed at the running stack, as `eval "$(make -s aws)"` sets it
     email = f"local-{uuid.uuid4().hex[:10]}@example.com"
-    monkeypatch.setenv("API_PASSWORD", TEMPORARY)
+    env = {"LOCAL_STATE_DIR": str(running_stack_state), "AWS_ENDPOINT_URL": endpoint.url}
 
-    # When a writer is created, then signs in
-    created = sandbox_user.main(
-        [email, "--temporary-password", TEMPORARY, "--group", "writers", "--region", "us-east-1"],
-        local_file=running_outputs_file,
+    # When a writer is created, then signs in (choosing a password at the first sign-in)
+    created = run_tool(
+        "tools.sandbox_user", email, "--temporary-password", TEMPORARY, "--group", "writers", **env
     )
-    made = capsys.readouterr()
-    status = get_token.main(
-        ["--user", email, "--region", "us-east-1"],
-        prompts=answering(),
-        local_file=running_outputs_file,
+    signed_in = run_tool(
+        "tools.get_token",
+        "--user",
+        email,
+        stdin=f"{CHOSEN}\n{CHOSEN}\n",
+        API_PASSWORD=TEMPORARY,
+        **env,
     )
-    printed = capsys.readouterr()
 
-    # Then the user is in the local pool's writers, and the ID token carries the group;
-    # no API key is printed (the local API checks none), and stderr says so
-    assert (created, status) == (0, 0), made.err + printed.err
-    assert "the local stack's user pool" in made.out
-    (line,) = printed.out.splitlines()
+    # Then the user is in the local pool's writers, the ID token carries the group, no API
+    # key is printed (the local API checks none), and stderr says so
+    assert (created.returncode, signed_in.returncode) == (0, 0), created.stderr + signed_in.stderr
+    assert "the local stack's user pool" in created.stdout
+    (line,) = signed_in.stdout.splitlines()
     assert line.startswith("Authorization: Bearer ")
     assert claims(line.split()[-1])["cognito:groups"] == ["writers"]
-    assert "no API key" in printed.err
+    assert "no API key" in signed_in.stderr
 
 
-@pytest.mark.parametrize("command", ["user", "token"])
-def test_an_endpoint_that_is_no_running_stack_is_named_at_once(
-    command: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-):
+@pytest.mark.parametrize("module", ["tools.sandbox_user", "tools.get_token"])
+def test_an_endpoint_that_is_no_running_stack_is_named_at_once(module: str, tmp_path: Path):
     """Catches: a traceback halfway (KeyError, or a connection error after prompting for a
     password) when AWS_ENDPOINT_URL points at no running local stack."""
-    # Given an endpoint where nothing listens, and no outputs file of a running stack
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    missing = tmp_path / "outputs.json"
+    # Given an endpoint where nothing listens, and no running stack in the state folder
+    env = {"LOCAL_STATE_DIR": str(tmp_path), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 
     # When the command runs
-    if command == "user":
-        status = sandbox_user.main(["x@example.com"], local_file=missing)
-    else:
-        status = get_token.main(["--user", "x@example.com"], local_file=missing)
+    args = ["x@example.com"] if module == "tools.sandbox_user" else ["--user", "x@example.com"]
+    run = run_tool(module, *args, **env)
 
     # Then one line says what is wrong and what these commands work on
-    err = capsys.readouterr().err
-    assert status == 1
-    assert len(err.strip().splitlines()) == 1, err
-    assert "AWS_ENDPOINT_URL is http://127.0.0.1:9" in err
-    assert "deployed stack" in err
+    assert run.returncode == 1
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "AWS_ENDPOINT_URL is http://127.0.0.1:9" in run.stderr
+    assert "deployed stack" in run.stderr
