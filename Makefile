@@ -166,8 +166,13 @@ token: $(STAMP) ## headers for the deployed API (Authorization, x-api-key): API_
 .PHONY: lock
 lock: ## re-resolve requirements/dev.txt from pyproject.toml's dev extras (needs the network)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check --upgrade setuptools
 	.venv-lock/bin/pip install --quiet --disable-pip-version-check '.[dev]'
-	.venv-lock/bin/pip freeze --exclude customer-platform | sort > requirements/dev.txt
+	@# --all: wheel and setuptools too (pip freeze leaves them out), so that an install from
+	@# the lock never has to search for a version of either (docs/first-run.md)
+	.venv-lock/bin/pip freeze --all --exclude pip --exclude customer-platform | sort > requirements/dev.txt
+	@# pip freeze drops extras: pin boto3[crt], botocore[crt], ... too, or pip backtracks on them
+	.venv-lock/bin/python -m tools.lock_extras requirements/dev.txt
 	rm -rf .venv-lock
 
 .PHONY: clean

@@ -174,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                         url,
                     )
     except FunctionError as error:
-        print(f"sync failed: {error}", file=sys.stderr)
-        sys.stderr.write(error.logs[-3000:])
+        # One line: what failed and where its whole story is (the traceback stays in the log).
+        said = str(error.error.get("errorMessage", "")).strip().splitlines() or [""]
+        print(
+            f"make sync: the partner fetcher failed against {args.url or 'the local feed'}"
+            f" ({error.error_type}: {said[0][:300]}); its log: .local/logs/{FETCHER}.log",
+            file=sys.stderr,
+        )
         return 1
     print_report(report)
     return 0

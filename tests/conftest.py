@@ -27,6 +27,7 @@ import pytest  # noqa: E402
 
 from local_stack import mysql  # noqa: E402
 from local_stack.endpoint import AwsEndpoint, administrator  # noqa: E402
+from local_stack.iam.report import TEST_STACK_PREFIX  # noqa: E402
 from local_stack.stack import STATE_DIR, LocalStack  # noqa: E402
 from local_stack.template import TEMPLATE  # noqa: E402
 
@@ -99,6 +100,9 @@ def fresh_stack(
 ) -> Iterator[LocalStack]:
     """A second, private copy of the stack for tests that break things on purpose."""
     readable = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:24].strip("-")
-    deployed = deploy(endpoint, function_logs, f"t-{readable}-{uuid.uuid4().hex[:8]}")
+    # the prefix tells `make iam-report` that this stack's denials are meant
+    deployed = deploy(
+        endpoint, function_logs, f"{TEST_STACK_PREFIX}{readable}-{uuid.uuid4().hex[:8]}"
+    )
     yield deployed
     deployed.close()

@@ -6,7 +6,8 @@
 
 Every function in the VPC holds at most one connection per execution environment, so its
 reserved concurrency is its most connections; the custom resource runs once per deploy and
-the rotation function (when on) one step at a time. Add a few for people (a SQL client in an
+each rotation schedule's hosted function (when on: one for the master's secret, one for the
+application's) one step at a time. Add a few for people (a SQL client in an
 incident) and compare with the instance's ceiling: RDS's default parameter group sets
 `max_connections` to `{DBInstanceClassMemory/12582880}` (docs/customers-backends.md has the
 source), and DBInstanceClassMemory is the class's memory less what the OS and RDS keep, so
@@ -57,7 +58,6 @@ INSTANCE_MEMORY_GIB = {
 }
 # VPC functions without reserved concurrency whose connections are bounded another way.
 BOUNDED_OTHERWISE = {"DatabaseMigrationsFunction": (1, "custom resource, once per deploy")}
-ROTATION = (1, "hosted rotation function, one step at a time")
 PEOPLE = (5, "people: a SQL client, a migration by hand")
 SHARE = 2  # the stack may use 1/SHARE of the ceiling
 
@@ -151,6 +151,20 @@ def proxied_functions(template: Mapping[str, Any]) -> set[str]:
     }
 
 
+def rotation_schedules(template: Mapping[str, Any]) -> dict[str, tuple[str | None, str]]:
+    """Logical id -> (condition, rotation type) of every schedule with a hosted rotation
+    function: each is a function that connects to the database while it rotates."""
+    return {
+        logical_id: (
+            resource.get("Condition"),
+            resource["Properties"]["HostedRotationLambda"]["RotationType"],
+        )
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SecretsManager::RotationSchedule"
+        and "HostedRotationLambda" in resource["Properties"]
+    }
+
+
 def proxy_pool_percent(template: Mapping[str, Any]) -> int:
     """MaxConnectionsPercent of the proxy's target group."""
     for resource in template["Resources"].values():
@@ -187,8 +201,10 @@ def budget(
             lines.append(Line(logical_id, count, why))
         else:
             lines.append(Line(logical_id, None, "no reserved concurrency: unbounded"))
-    if _resolve({"Condition": "RotateDatabaseSecret"}, parameters, conditions):
-        lines.append(Line("DatabaseSecretRotation", *ROTATION))
+    for logical_id, (condition, rotation) in rotation_schedules(source).items():
+        if condition is None or _resolve({"Condition": condition}, parameters, conditions):
+            why = f"hosted rotation function ({rotation}), one step at a time"
+            lines.append(Line(logical_id, 1, why))
     lines.append(Line("operators", *PEOPLE))
     instance_class = parameters["DatabaseInstanceClass"]
     if memory_gib is None:

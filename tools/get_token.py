@@ -16,6 +16,13 @@ Reads the stack's outputs (CloudFormation DescribeStacks), then, by its ApiAuthM
 Every mode prints `x-api-key: <key>`: the key identifies the client for the usage plan
 (throttling and quota); it is not authentication. Headers go to stdout, one per line,
 and nothing else does; hints go to stderr. Create a user first with `make user`.
+
+Against the local stack: with AWS_ENDPOINT_URL pointing at a running `make api` (`eval
+"$(make -s aws)"`), both commands use its user pool and its `.local/outputs.json` (moto's
+CloudFormation does not know the resources the local stack creates itself, the user pool
+among them); the token is checked by `make api ApiAuth=COGNITO`, and no API key is printed
+(the local API checks none). With AWS_ENDPOINT_URL set to anything else, they say so at
+once instead of failing halfway.
 """
 
 import argparse
@@ -31,6 +38,7 @@ from typing import Any
 import boto3
 
 DEFAULT_STACK = "customer-platform"
+NEEDED = ("ApiAuthMode", "ApiKeyId", "UserPoolId", "UserPoolClientId")  # template.yaml Outputs
 
 
 class SignInError(Exception):
@@ -50,6 +58,47 @@ class Prompts:
     password: Callable[[str], str] = getpass.getpass
     new_password: Callable[[str], str] = getpass.getpass
     mfa_code: Callable[[str], str] = _ask
+
+
+def local_outputs(endpoint: str) -> dict[str, str]:
+    """The outputs of the running `make api` stack that `endpoint` is, or SignInError."""
+    from local_stack import running  # noqa: PLC0415 - only when aimed at a local endpoint
+
+    try:
+        outputs = running.require_running_outputs()
+    except running.NoRunningStack as error:
+        raise SignInError(
+            f"AWS_ENDPOINT_URL is {endpoint}, but {error}. For a deployed stack, unset"
+            " AWS_ENDPOINT_URL and use that account's credentials"
+        ) from None
+    if str(outputs["AwsEndpointUrl"]).rstrip("/") != endpoint.rstrip("/"):
+        raise SignInError(
+            f"AWS_ENDPOINT_URL is {endpoint}, not the running local stack"
+            f" ({outputs['AwsEndpointUrl']}); these commands work on a deployed stack"
+            ' (AWS_ENDPOINT_URL unset) or on `make api` (eval "$(make -s aws)" while it runs)'
+        )
+    return {key: str(value) for key, value in outputs.items()}
+
+
+def find_outputs(
+    session: Any, stack: str, outputs_file: str | None = None
+) -> tuple[dict[str, str], bool]:
+    """The outputs to work with, and whether they are the local stack's: a file if given, the
+    running `make api` when AWS_ENDPOINT_URL points at an endpoint, else DescribeStacks."""
+    if outputs_file:
+        loaded: dict[str, str] = json.loads(Path(outputs_file).read_text())
+        return loaded, False
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        return local_outputs(endpoint), True
+    outputs = stack_outputs(session.client("cloudformation"), stack)
+    missing = [key for key in NEEDED if key not in outputs]
+    if missing:
+        raise SignInError(
+            f"stack {stack} has no {', '.join(missing)} output: is it deployed from this"
+            " template? (STACK=<name> picks another)"
+        )
+    return outputs, False
 
 
 def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
@@ -107,8 +156,10 @@ def request_headers(
     username: str | None,
     password: str | None,
     prompts: Prompts,
+    api_key: bool = True,
 ) -> list[str]:
-    """`Header: value` lines for a request to the API deployed with `outputs`."""
+    """`Header: value` lines for a request to the API deployed with `outputs` (without the
+    API key when `api_key` is false: the local API checks none)."""
     mode = outputs.get("ApiAuthMode", "COGNITO")
     headers = []
     if mode == "COGNITO":
@@ -119,7 +170,8 @@ def request_headers(
         headers.append(f"Authorization: Bearer {token}")
     elif mode not in ("IAM", "NONE"):
         raise SignInError(f"unknown ApiAuthMode {mode!r}")
-    headers.append(f"x-api-key: {api_key_value(apigateway, outputs['ApiKeyId'])}")
+    if api_key:
+        headers.append(f"x-api-key: {api_key_value(apigateway, outputs['ApiKeyId'])}")
     return headers
 
 
@@ -146,13 +198,6 @@ def hint(outputs: Mapping[str, str], region: str, temporary_credentials: bool = 
     return "\n".join(lines)
 
 
-def _outputs(args: argparse.Namespace, session: Any) -> dict[str, str]:
-    if args.outputs:
-        loaded: dict[str, str] = json.loads(Path(args.outputs).read_text())
-        return loaded
-    return stack_outputs(session.client("cloudformation"), args.stack)
-
-
 def main(argv: list[str] | None = None, prompts: Prompts | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", default=os.environ.get("STACK", DEFAULT_STACK))
@@ -162,7 +207,7 @@ def main(argv: list[str] | None = None, prompts: Prompts | None = None) -> int:
     args = parser.parse_args(argv)
     session = boto3.session.Session(region_name=args.region)
     try:
-        outputs = _outputs(args, session)
+        outputs, local = find_outputs(session, args.stack, args.outputs)
         headers = request_headers(
             outputs,
             cognito=session.client("cognito-idp"),
@@ -170,6 +215,7 @@ def main(argv: list[str] | None = None, prompts: Prompts | None = None) -> int:
             username=args.user,
             password=os.environ.get("API_PASSWORD"),
             prompts=prompts or Prompts(),
+            api_key=not local,
         )
     except SignInError as error:
         print(f"make token: {error}", file=sys.stderr)
@@ -177,6 +223,12 @@ def main(argv: list[str] | None = None, prompts: Prompts | None = None) -> int:
     print("\n".join(headers))
     region = session.region_name or "us-east-1"
     print(hint(outputs, region, "AWS_SESSION_TOKEN" in os.environ), file=sys.stderr)
+    if local:
+        print(
+            "Local stack: no API key (the local API checks none); the token is checked by"
+            " `make api ApiAuth=COGNITO`.",
+            file=sys.stderr,
+        )
     return 0
 
 

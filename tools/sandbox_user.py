@@ -16,6 +16,9 @@ a new group reaches the API with the user's next ID token (at most an hour here)
 
 Remove a user with `aws cognito-idp admin-delete-user --user-pool-id <UserPoolId>
 --username <email>`; revoke a signed-in user's tokens with `admin-user-global-sign-out`.
+
+With AWS_ENDPOINT_URL pointing at a running `make api` (`eval "$(make -s aws)"`), the user
+is created in the local stack's pool (tools/get_token.py says how the outputs are found).
 """
 
 import argparse
@@ -25,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from tools.get_token import DEFAULT_STACK, stack_outputs
+from tools.get_token import DEFAULT_STACK, SignInError, find_outputs
 
 GROUPS = ("readers", "writers", "admins")  # template.yaml: ReadersGroup, WritersGroup, AdminsGroup
 
@@ -64,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", choices=GROUPS, default="readers", help="the user's role")
     args = parser.parse_args(argv)
     session = boto3.session.Session(region_name=args.region)
-    outputs = stack_outputs(session.client("cloudformation"), args.stack)
+    try:
+        outputs, local = find_outputs(session, args.stack)
+    except SignInError as error:
+        print(f"make user: {error}", file=sys.stderr)
+        return 1
     cognito = session.client("cognito-idp")
     try:
         create_user(cognito, outputs["UserPoolId"], args.email, args.temporary_password)
@@ -76,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make user: {error.response['Error']['Message']}", file=sys.stderr)
         return 1
     sent = "set" if args.temporary_password else "e-mailed to the address"
-    print(f"Created {args.email} in {args.group}; a temporary password was {sent}.")
+    where = "the local stack's user pool" if local else f"stack {args.stack}"
+    print(f"Created {args.email} in {args.group} ({where}); a temporary password was {sent}.")
     print(f"Next: API_USER={args.email} make token   (it asks you to choose your own password)")
     if outputs.get("ApiAuthMode") != "COGNITO":
         print(

@@ -348,15 +348,21 @@ class FunctionPool:
         caller may `show` them afterwards."""
         payload = json.dumps(event).encode()
         if len(payload) > MAX_REQUEST_BYTES:
-            raise FunctionError(
-                self.spec.name,
-                {
-                    "errorType": "RequestEntityTooLargeException",
-                    "errorMessage": f"Request must be smaller than {MAX_REQUEST_BYTES} bytes "
-                    "for the InvokeFunction operation",
-                },
-                "",
+            refusal = {
+                "errorType": "RequestEntityTooLargeException",
+                "errorMessage": f"Request must be smaller than {MAX_REQUEST_BYTES} bytes "
+                "for the InvokeFunction operation",
+            }
+            # No code runs, so nothing of the function's would say why API Gateway answers
+            # 502: the log does (file and terminal), as API Gateway's execution log would.
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            line = (
+                f"{stamp} invocation refused before any code ran: the event is"
+                f" {len(payload)} bytes, over Lambda's {MAX_REQUEST_BYTES}-byte synchronous"
+                f" payload ({refusal['errorType']}: {refusal['errorMessage']})"
             )
+            self._logs.line(self.spec.logical_id, line, not quiet)
+            raise FunctionError(self.spec.name, refusal, line + "\n")
         environment, cold = self._acquire()
         keep = False
         started = time.perf_counter()

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from local_stack.endpoint import AwsEndpoint
 from local_stack.event_sources import ScheduleMapping, SqsMapping
 from local_stack.iam.effective import load_effective_policies
+from local_stack.iam.report import MUTATED_STACK_PREFIX
 from local_stack.mysql import ServerAddress
 from local_stack.s3 import S3NotificationMapping
 from local_stack.stack import LocalStack
@@ -61,7 +62,7 @@ def mutated(
     )
     path = tmp_path_factory.mktemp("delivery-mutations") / "template.json"
     path.write_text(json.dumps(source))
-    stack = deploy(endpoint, function_logs, "t-mutated-deliveries", template=path)
+    stack = deploy(endpoint, function_logs, f"{MUTATED_STACK_PREFIX}deliveries", template=path)
     yield stack
     stack.close()
 

@@ -20,6 +20,7 @@ import pytest
 from local_stack.endpoint import AwsEndpoint
 from local_stack.event_sources import StreamMapping
 from local_stack.functions import FunctionError, Invocation
+from local_stack.iam.report import MUTATED_STACK_PREFIX
 from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from local_stack.template import ROOT, load_yaml
@@ -148,7 +149,7 @@ def mutated(
     for function, mutation in MUTATIONS.items():
         source = without(source, function, mutation)
     template = write(source, tmp_path_factory.mktemp("mutated"))
-    stack = deploy(endpoint, function_logs, "t-mutated-roles", template=template)
+    stack = deploy(endpoint, function_logs, f"{MUTATED_STACK_PREFIX}roles", template=template)
     yield stack
     stack.close()
 
@@ -206,7 +207,7 @@ def test_the_migrations_without_their_secret_fail_the_deploy(
     template = write(without(copy.deepcopy(load_yaml()), MIGRATIONS, mutation), tmp_path)
 
     with pytest.raises(FunctionError) as failure:
-        deploy(endpoint, function_logs, "t-mutated-migrations", template=template)
+        deploy(endpoint, function_logs, f"{MUTATED_STACK_PREFIX}migrations", template=template)
 
     assert "secretsmanager:GetSecretValue" in failure.value.logs
     assert "is not authorized to perform" in failure.value.logs

@@ -6,6 +6,9 @@ sign-in here meets the deployed pool's password policy and auth flows.
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -212,3 +215,86 @@ def test_make_user_refuses_an_existing_user(stack: LocalStack, outputs: dict[str
 
     with pytest.raises(cognito.exceptions.UsernameExistsException):
         sandbox_user.create_user(cognito, outputs["UserPoolId"], user, TEMPORARY)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_tool(
+    module: str, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` as `make user` / `make token` run it, with `env` on top of
+    this process's environment (the session's endpoint and administrator)."""
+    return subprocess.run(  # noqa: S603 - this interpreter, our own modules
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=os.environ | env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def running_stack_state(stack: LocalStack, endpoint: Any, tmp_path: Path) -> Path:
+    """A state folder as `make api` leaves it while it runs: outputs.json naming this
+    session's endpoint (which answers) for the AWS and the Lambda API."""
+    outputs = stack.outputs() | {
+        "AwsEndpointUrl": endpoint.url,
+        "LambdaEndpointUrl": endpoint.url,
+        "ApiUrl": "http://127.0.0.1:1",
+    }
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    return tmp_path
+
+
+def test_make_user_and_make_token_work_on_the_running_local_stack(
+    running_stack_state: Path, endpoint: Any
+):
+    """Catches: the commands reading DescribeStacks on the local endpoint, whose stack
+    (moto's CloudFormation) has no UserPoolId output: `KeyError: 'UserPoolId'`."""
+    # Given AWS_ENDPOINT_URL aimed at the running stack, as `eval "$(make -s aws)"` sets it
+    email = f"local-{uuid.uuid4().hex[:10]}@example.com"
+    env = {"LOCAL_STATE_DIR": str(running_stack_state), "AWS_ENDPOINT_URL": endpoint.url}
+
+    # When a writer is created, then signs in (choosing a password at the first sign-in)
+    created = run_tool(
+        "tools.sandbox_user", email, "--temporary-password", TEMPORARY, "--group", "writers", **env
+    )
+    signed_in = run_tool(
+        "tools.get_token",
+        "--user",
+        email,
+        stdin=f"{CHOSEN}\n{CHOSEN}\n",
+        API_PASSWORD=TEMPORARY,
+        **env,
+    )
+
+    # Then the user is in the local pool's writers, the ID token carries the group, no API
+    # key is printed (the local API checks none), and stderr says so
+    assert (created.returncode, signed_in.returncode) == (0, 0), created.stderr + signed_in.stderr
+    assert "the local stack's user pool" in created.stdout
+    (line,) = signed_in.stdout.splitlines()
+    assert line.startswith("Authorization: Bearer ")
+    assert claims(line.split()[-1])["cognito:groups"] == ["writers"]
+    assert "no API key" in signed_in.stderr
+
+
+@pytest.mark.parametrize("module", ["tools.sandbox_user", "tools.get_token"])
+def test_an_endpoint_that_is_no_running_stack_is_named_at_once(module: str, tmp_path: Path):
+    """Catches: a traceback halfway (KeyError, or a connection error after prompting for a
+    password) when AWS_ENDPOINT_URL points at no running local stack."""
+    # Given an endpoint where nothing listens, and no running stack in the state folder
+    env = {"LOCAL_STATE_DIR": str(tmp_path), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+
+    # When the command runs
+    args = ["x@example.com"] if module == "tools.sandbox_user" else ["--user", "x@example.com"]
+    run = run_tool(module, *args, **env)
+
+    # Then one line says what is wrong and what these commands work on
+    assert run.returncode == 1
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "AWS_ENDPOINT_URL is http://127.0.0.1:9" in run.stderr
+    assert "deployed stack" in run.stderr

@@ -289,6 +289,25 @@ def test_make_sync_with_another_feed_on_the_running_stack_reads_that_feed(
     assert "Starting the fetcher afresh (UpdateFunctionConfiguration)" in runs[1].stderr
 
 
+def test_make_sync_with_a_dead_partner_url_says_so_in_one_line(local_api: dict[str, Any]):
+    """Catches: the fetcher's traceback (its log's last 3,000 characters) printed when the
+    partner does not answer, where one line saying what failed and where the log is does."""
+    # Given a partner URL where nothing listens
+    dead = "http://127.0.0.1:9/customers"
+
+    # When `make sync` runs against it on the running stack
+    run = make_sync(local_api["state"], "--url", dead)
+
+    # Then it fails with one line naming the URL, the error and the fetcher's log
+    failure = [line for line in run.stderr.splitlines() if line.startswith("make sync:")]
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert len(failure) == 1, run.stderr
+    assert f"failed against {dead}" in failure[0]
+    assert ".local/logs/PartnerFetcherFunction.log" in failure[0]
+    assert run.stderr.strip().splitlines()[-1] == failure[0]
+
+
 def test_make_sync_without_a_url_uses_the_bundled_partner_feed(tmp_path: Path):
     """Catches: `make sync` reaching for the template's public default (the internet).
 

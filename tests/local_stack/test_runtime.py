@@ -272,6 +272,38 @@ def test_a_request_over_six_megabytes_is_refused_before_any_environment_starts(
     assert pool.started == 0
 
 
+def probe_api(runtime: LocalRuntime, name: str) -> LocalApi:
+    """The probe function behind a `POST /probe` proxy route."""
+    function = LocalFunction(
+        FunctionSource(name, PROBE, "app.handler", (), TIMEOUT_S),
+        config(name),
+        add(runtime, name),
+        new_credentials(),
+    )
+    return LocalApi([Route.of("POST", "/probe", name)], {name: function}, stage="v1")
+
+
+def test_a_502_for_a_request_over_six_megabytes_names_the_cause_in_the_log(
+    runtime: LocalRuntime,
+):
+    """Catches: the over-6 MB refusal leaving the log empty, so a 502 with nothing in the
+    function's log (file or terminal) to say why (what a newcomer met)."""
+    # Given a function behind a proxy route
+    name = "api-payload"
+    api = probe_api(runtime, name)
+
+    # When a request under API Gateway's 10 MB but over Lambda's 6 MB arrives
+    response = api.request("POST", "/probe", body="x" * (7 * 1024 * 1024))
+
+    # Then API Gateway's 502, and the function's log says the event was too large
+    logged = runtime.logs.path(name).read_text()
+    assert response.status == 502
+    assert response.json() == {"message": "Internal server error"}
+    for said in (response.logs, logged):
+        assert "RequestEntityTooLargeException" in said
+        assert "over Lambda's 6291456-byte synchronous payload" in said
+
+
 def test_a_response_over_six_megabytes_is_a_function_error(runtime: LocalRuntime):
     """Catches: Lambda's 6 MB synchronous response limit not applied (the emulator itself
     lets up to 100 bytes more through)."""
@@ -302,13 +334,7 @@ def test_api_gateway_answers_a_failed_invocation_with_a_502_json_message(
     says what happened. Catches: a failure passed through as the function's answer, a
     500, an HTML or empty body, or the failure's log lost."""
     name = f"api-{next(iter(orders))}"
-    function = LocalFunction(
-        FunctionSource(name, PROBE, "app.handler", (), TIMEOUT_S),
-        config(name),
-        add(runtime, name),
-        new_credentials(),
-    )
-    api = LocalApi([Route.of("POST", "/probe", name)], {name: function}, stage="v1")
+    api = probe_api(runtime, name)
 
     response = api.request("POST", "/probe", body=json.dumps(orders))
 

@@ -45,13 +45,28 @@ def test_an_uncapped_api_function_never_fits():
     assert not result.fits
 
 
-def test_rotation_adds_its_connection():
+def test_rotation_adds_a_connection_per_rotation_schedule():
+    """Catches: rotation counted as one connection while the template has two schedules (the
+    master's single-user and the application's alternating-users), whose hosted functions
+    can run at the same time, each holding a connection during a step."""
+    # Given the template's rotation schedules
+    schedules = {
+        logical_id
+        for logical_id, resource in load_yaml()["Resources"].items()
+        if resource["Type"] == "AWS::SecretsManager::RotationSchedule"
+    }
+
+    # When rotation is off, then on
     off = budget("what-if", {"DatabaseSecretRotationDays": "0"})
     on = budget("what-if", {"DatabaseSecretRotationDays": "30"})
 
+    # Then each schedule adds one connection, and only with rotation on
+    assert schedules == {"DatabaseSecretRotation", "DatabaseAppSecretRotation"}
     assert on.demand is not None
     assert off.demand is not None
-    assert on.demand == off.demand + 1
+    assert on.demand == off.demand + len(schedules)
+    assert schedules <= {line.who for line in on.lines}
+    assert not schedules & {line.who for line in off.lines}
 
 
 def test_with_rds_proxy_the_pool_replaces_the_proxied_functions():
