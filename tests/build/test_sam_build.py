@@ -201,7 +201,8 @@ def _layer_folders(build: Build, logical_id: str) -> list[Path]:
     globals_ = build.template.get("Globals", {}).get("Function", {})
     props = build.template["Resources"][logical_id]["Properties"]
     folders = []
-    for layer in props.get("Layers", globals_.get("Layers", [])):
+    # SAM appends a function's own Layers to the Globals' (lists in Globals are additive).
+    for layer in [*globals_.get("Layers", []), *props.get("Layers", [])]:
         if not (isinstance(layer, dict) and "Ref" in layer):
             pytest.fail(f"{logical_id}: layer {layer!r} is not built from this template")
         content = (
