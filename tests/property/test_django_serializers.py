@@ -7,10 +7,7 @@ with this function's settings): validation needs no database.
 """
 
 import json
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,35 +17,15 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from customer_platform.customers.models import CustomerInput
-
-FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "customers_django"
-# What template.yaml sets; settings.py refuses to load without them (nothing is fetched).
-ENVIRONMENT = {
-    "DJANGO_SETTINGS_MODULE": "django_customers.settings",
-    "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
-    "PAGE_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:page",
-}
+from tests.support.django_project import django_project
 
 
 @pytest.fixture(scope="module")
 def serializers() -> Iterator[ModuleType]:
-    import django  # noqa: PLC0415 - set up here, for this module's tests only
-
-    saved = {name: os.environ.get(name) for name in ENVIRONMENT}
-    os.environ.update(ENVIRONMENT)
-    sys.path.insert(0, str(FUNCTION))
-    try:
-        django.setup()
+    with django_project():
         import django_customers.serializers as module  # noqa: PLC0415
 
         yield module
-    finally:
-        sys.path.remove(str(FUNCTION))
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def contract(body: Any) -> tuple[dict[str, str] | None, set[str]]:
