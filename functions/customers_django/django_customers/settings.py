@@ -85,8 +85,5 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["django_customers.permissions.CognitoGroups"],
     "UNAUTHENTICATED_USER": None,
-    # OPTIONS would describe the views (their docstrings included); it is a 405 here, as
-    # on the other backends.
-    "DEFAULT_METADATA_CLASS": None,
     "EXCEPTION_HANDLER": "django_customers.errors.exception_handler",
 }

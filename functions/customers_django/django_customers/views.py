@@ -61,7 +61,9 @@ def _customer_body(request: Request) -> CustomerInputSerializer:
 
 
 class CustomerCollection(APIView):
-    http_method_names = ("get", "post")  # HEAD and OPTIONS too are a 405, as elsewhere
+    # Only the contract's methods: Django would answer HEAD as GET, and DRF's OPTIONS would
+    # describe the view (its docstring included). Both are a 405, as on the other backends.
+    http_method_names = ("get", "post")
 
     def get(self, request: Request) -> Response:
         query = _valid(ListQuerySerializer(data=request.query_params), "query").validated_data
