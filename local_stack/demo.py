@@ -201,6 +201,21 @@ def customer_events(demo: Demo) -> None:
     )
 
 
+def rotate_and_end_sessions(demo: Demo) -> None:
+    """A new password in MySQL and then in the secret, as the rotation Lambda sets them, and
+    every session of the stack's database user ended (a restart, wait_timeout)."""
+    secret_id = demo.running.outputs["DatabaseSecretArn"]
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    secret = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"])
+    rotated = secrets.token_urlsafe(24)
+    with mysql.server().connect() as admin, admin.cursor() as cursor:
+        cursor.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (secret["username"], rotated))
+    client.put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps(secret | {"password": rotated})
+    )
+    mysql.kill_sessions(secret["username"])
+
+
 def customers_rds(demo: Demo) -> None:
     demo.chapter(
         3,
@@ -250,14 +265,7 @@ def customers_rds(demo: Demo) -> None:
         "5 warm requests: 0 Secrets Manager calls, the same MySQL session",
     )
     demo.say("Rotation: a new password in MySQL and in the secret, as the rotation Lambda does...")
-    rotated = secrets.token_urlsafe(24)
-    with mysql.server().connect() as admin, admin.cursor() as cursor:
-        cursor.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (secret["username"], rotated))
-    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
-        SecretId=demo.running.outputs["DatabaseSecretArn"],
-        SecretString=json.dumps(secret | {"password": rotated}),
-    )
-    mysql.kill_sessions(secret["username"])
+    rotate_and_end_sessions(demo)
     after = demo.call("GET", path)
     demo.check(
         after.status == 200 and reads() == before + 1,
@@ -402,15 +410,8 @@ def customers_django(demo: Demo) -> None:
     def reads() -> int:
         return len(stack.calls("CustomersDjangoFunction", "secretsmanager:GetSecretValue"))
 
-    secret_id = demo.running.outputs["DatabaseSecretArn"]
-    sm = boto3.client("secretsmanager", region_name="us-east-1")
-    secret = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
     before = reads()
-    rotated = secrets.token_urlsafe(24)
-    with mysql.server().connect() as admin, admin.cursor() as cursor:
-        cursor.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (secret["username"], rotated))
-    sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(secret | {"password": rotated}))
-    mysql.kill_sessions(secret["username"])
+    rotate_and_end_sessions(demo)
     demo.say("Rotation again, and MySQL ends every session of the stack's user...")
     listed = demo.call("GET", "/django/customers", query={"limit": "1"})
     demo.check(

@@ -221,6 +221,19 @@ def test_a_user_in_no_group_may_not_even_read(
     assert_refused(nobody.call("GET"), 403)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_method_no_route_serves_is_405_for_every_caller(
+    auth_stack: LocalStack, headers: dict[str, dict[str, str]], backend: str
+):
+    """Catches: the group check run before the route is known (Django REST Framework checks
+    permissions before it looks for the method: a reader's PATCH would be a 403)."""
+    reader = as_(auth_stack, headers, "readers", backend)
+
+    response = reader.call("PATCH")
+
+    assert_refused(response, 405)
+
+
 def test_documents_follow_the_same_roles(
     auth_stack: LocalStack, headers: dict[str, dict[str, str]]
 ):
