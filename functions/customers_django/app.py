@@ -7,8 +7,8 @@ WSGI application and its response back into the proxy result. The project lives 
 rules are the shared package's, as for every backend.
 
 Why apig-wsgi and WSGI rather than Mangum and ASGI: a Lambda execution environment serves
-one request at a time, so ASGI's concurrency has nothing to do, and Django would run every
-synchronous view and ORM call through a thread hop (sync_to_async) to get there. apig-wsgi
+one request at a time, so ASGI's concurrency has nothing to do, and Django would run each
+synchronous view (DRF's are) in a worker thread (sync_to_async): a hop per request. apig-wsgi
 is a small, maintained pure-Python adapter without dependencies (2.20.0 supports Python
 3.10 to 3.14) for REST API (v1, multi-value headers), HTTP API (v2) and ALB events.
 """
