@@ -46,6 +46,7 @@ LAMBDA_RUNTIME_PACKAGES = (
     "dateutil",
     "urllib3",
     "six",
+    "snapshot_restore_py",  # SnapStart's runtime hooks (customer_platform/snapstart.py)
 )
 SHIM = Path(__file__).with_name("lambda_runtime_shim.py")
 REGION = "us-east-1"
