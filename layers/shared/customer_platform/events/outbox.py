@@ -1,7 +1,8 @@
 """The transactional outbox of the MySQL backend, and its relay to SNS.
 
-The repository calls `record()` inside the transaction of each change, and the partner
-writer calls `record_all()` inside the transaction of each batch it upserts, so the event
+The repository calls `record()` inside the transaction of each change, the partner writer
+calls `record_all()` inside the transaction of each batch it upserts, and the Django backend
+writes `new_event(...)` through its ORM inside its `transaction.atomic()`, so the event
 exists exactly when the change does (no dual write), whichever path made the change.
 `relay()` publishes what is not yet published, oldest first, and stamps it in the same
 transaction:
