@@ -69,7 +69,8 @@ def _function_sources(source: dict[str, Any]) -> dict[str, FunctionSource]:
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         props = resource["Properties"]
-        layers = props.get("Layers", globals_.get("Layers", []))
+        # SAM appends a function's own Layers to the Globals' (lists in Globals are additive).
+        layers = [*globals_.get("Layers", []), *props.get("Layers", [])]
         functions[logical_id] = FunctionSource(
             logical_id=logical_id,
             code_dir=ROOT / props["CodeUri"],

@@ -5,11 +5,15 @@
 
 Every router the functions mount is mounted here the same way (the customers routes under
 `/dynamodb` and `/rds`, the audit trail, the documents), without importing the function
-modules, which read their environment at import. Powertools derives the paths, parameters
-and request bodies from the routes' type hints and pydantic models; this module adds what a
-route cannot say about itself: its success response (a pydantic model of the shared
-package), the errors it can answer with (one JSON shape for all of them), the gateway's own
-refusals, and the security schemes of the three `ApiAuth` modes of template.yaml.
+modules, which read their environment at import. `/django` serves the same customers
+contract with Django REST Framework (functions/customers_django), so it is described by
+the same routes; the tests check that its Django URLs route the same requests.
+
+Powertools derives the paths, parameters and request bodies from the routes' type hints
+and pydantic models; this module adds what a route cannot say about itself: its success
+response (a pydantic model of the shared package), the errors it can answer with (one JSON
+shape for all of them), the gateway's own refusals, and the security schemes of the three
+`ApiAuth` modes of template.yaml.
 
 The document is committed as docs/openapi.json; the test suite regenerates it and compares,
 and checks its routes against the routes template.yaml sends to each function.
@@ -51,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "docs" / "openapi.json"
 TEMPLATE = ROOT / "template.yaml"
 TITLE = "Customer platform API"
-CUSTOMER_BACKENDS = ("dynamodb", "rds")
+CUSTOMER_BACKENDS = ("dynamodb", "rds", "django")
 # Request bodies API Gateway validates before invoking a function (template.yaml events
 # with a RequestModel); `make openapi` writes their edge models into the template.
 EDGE_MODELS = ("CustomerInput",)

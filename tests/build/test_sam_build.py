@@ -46,6 +46,7 @@ LAMBDA_RUNTIME_PACKAGES = (
     "dateutil",
     "urllib3",
     "six",
+    "snapshot_restore_py",  # SnapStart's runtime hooks (customer_platform/snapstart.py)
 )
 SHIM = Path(__file__).with_name("lambda_runtime_shim.py")
 REGION = "us-east-1"
@@ -201,7 +202,8 @@ def _layer_folders(build: Build, logical_id: str) -> list[Path]:
     globals_ = build.template.get("Globals", {}).get("Function", {})
     props = build.template["Resources"][logical_id]["Properties"]
     folders = []
-    for layer in props.get("Layers", globals_.get("Layers", [])):
+    # SAM appends a function's own Layers to the Globals' (lists in Globals are additive).
+    for layer in [*globals_.get("Layers", []), *props.get("Layers", [])]:
         if not (isinstance(layer, dict) and "Ref" in layer):
             pytest.fail(f"{logical_id}: layer {layer!r} is not built from this template")
         content = (

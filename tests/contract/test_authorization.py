@@ -245,6 +245,20 @@ def test_a_user_in_no_group_may_not_even_read(
     assert_refused(nobody.call("GET"), 403)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_method_no_route_serves_is_refused_by_the_group_check_first(
+    auth_stack: LocalStack, headers: dict[str, dict[str, str]], backend: str
+):
+    """Catches: a backend that answers a caller's method by route before it checks the
+    caller's groups (a reader's PATCH: 405 there, the group check's 403 on the others)."""
+    reader = as_(auth_stack, headers, "readers", backend)
+
+    response = reader.call("PATCH")
+
+    assert_refused(response, 403)
+    assert response.json() == {"message": "PATCH needs membership of admins or writers"}
+
+
 def test_documents_follow_the_same_roles(
     auth_stack: LocalStack, headers: dict[str, dict[str, str]]
 ):

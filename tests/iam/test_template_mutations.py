@@ -76,6 +76,11 @@ MUTATIONS = {
         "customers_rds/get.json",
         "secretsmanager:GetSecretValue",
     ),
+    "CustomersDjangoFunction": Mutation(
+        "AWSSecretsManagerGetSecretValuePolicy",
+        "customers_django/get.json",
+        "secretsmanager:GetSecretValue",
+    ),
     "DocumentsFunction": Mutation("DocumentMetadata", "documents/create.json", "dynamodb:PutItem"),
     "DocumentUploadedFunction": Mutation(
         "DocumentMetadata",

@@ -18,7 +18,7 @@ from tests.conftest import deploy
 from tests.support.customers import CustomersClient
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-PROXIED = ("CustomersRdsFunction", "PartnerWriterFunction")
+PROXIED = ("CustomersRdsFunction", "CustomersDjangoFunction", "PartnerWriterFunction")
 DIRECT = ("OutboxRelayFunction", "DatabaseMigrationsFunction")
 PROXY_RESOURCES = (
     "DatabaseProxy",
@@ -111,9 +111,10 @@ def test_the_api_and_the_partner_writer_go_through_the_proxy_with_unchanged_code
     relay = db_proxy.RELAYS[endpoint]
     before = relay.accepted
 
-    customers = CustomersClient(proxy_stack.api, "rds")
-    created = customers.create()
-    assert customers.call("GET", f"/{created['id']}").status == 200
+    for backend in ("rds", "django"):
+        customers = CustomersClient(proxy_stack.api, backend)
+        created = customers.create()
+        assert customers.call("GET", f"/{created['id']}").status == 200
     batch = json.loads((EVENTS / "partner_writer" / "ingest-batch.json").read_text())
     written = proxy_stack.function("PartnerWriterFunction").invoke(
         {"Records": batch["Records"][:1]}

@@ -1,6 +1,6 @@
-"""Every sample event in events/customers_{dynamodb,rds}/ goes through its handler, the way
-`sam local invoke -e` would send it, and gets the status it exists to show. One table of
-expectations serves both backends: the two folders hold the same cases."""
+"""Every sample event in events/customers_{dynamodb,rds,django}/ goes through its handler, the
+way `sam local invoke -e` would send it, and gets the status it exists to show. One table of
+expectations serves every backend: the folders hold the same cases."""
 
 import json
 from collections.abc import Callable
@@ -35,7 +35,11 @@ EXPECTED_STATUS = {
     "delete-as-reader.json": 403,  # a Cognito reader's claims: only admins delete
     "method-not-allowed.json": 405,
 }
-FUNCTIONS = {"dynamodb": "CustomersDynamoDBFunction", "rds": "CustomersRdsFunction"}
+FUNCTIONS = {
+    "dynamodb": "CustomersDynamoDBFunction",
+    "rds": "CustomersRdsFunction",
+    "django": "CustomersDjangoFunction",
+}
 
 
 def dynamodb_repository(stack: LocalStack) -> CustomerRepository:
@@ -54,6 +58,7 @@ def rds_repository(stack: LocalStack) -> CustomerRepository:
 REPOSITORIES: dict[str, Callable[[LocalStack], CustomerRepository]] = {
     "dynamodb": dynamodb_repository,
     "rds": rds_repository,
+    "django": rds_repository,  # the same table, seeded through the RDS backend's repository
 }
 
 

@@ -52,7 +52,7 @@ def peek(stack: LocalStack, output: str) -> list[dict[str, Any]]:
 
 
 RELAY = "OutboxRelayFunction"
-BACKENDS = ["dynamodb", "rds"]
+BACKENDS = ["dynamodb", "rds", "django"]
 
 
 def run_stream(stack: LocalStack, rounds: int = 1) -> None:

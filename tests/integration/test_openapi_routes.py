@@ -37,16 +37,26 @@ def matches(pattern: str, path: str) -> bool:
 
 
 _LIST_ROUTES = """
-import json
-from app import app
-routes = app._static_routes + app._dynamic_routes
-print(json.dumps(sorted({(r.method.upper(), r.path) for r in routes})))
+import json, re
+import app
+if hasattr(app, "app"):  # a Powertools resolver: its compiled routes
+    routes = {(r.method.upper(), r.path) for r in app.app._static_routes + app.app._dynamic_routes}
+else:  # Django (customers_django): each URL pattern, and the methods its view serves
+    from django.urls import get_resolver
+    routes = set()
+    for pattern in get_resolver().url_patterns:
+        path = re.sub(r"\\(\\?P<(\\w+)>[^)]*\\)", r"<\\1>", pattern.pattern.regex.pattern)
+        path = "/" + path.removeprefix("^").removesuffix("$").removesuffix("/?")
+        view = pattern.callback.view_class
+        routes |= {(method.upper(), path) for method in view.http_method_names}
+print(json.dumps(sorted(routes)))
 """
 
 
 def code_routes(stack: LocalStack, function_id: str) -> set[Route]:
-    """What the function's resolver serves (its Powertools routes): its handler module
-    imported by the function's own interpreter, in its built folder and environment."""
+    """What the function's resolver serves (its Powertools routes, or its Django URLs): its
+    handler module imported by the function's own interpreter, in its built folder and
+    environment."""
     spec = stack.function(function_id).pool.spec
     listed = subprocess.run(  # noqa: S603 - the function's interpreter, fixed code
         [str(spec.interpreter), "-S", "-c", _LIST_ROUTES],
@@ -142,7 +152,7 @@ def assert_documented(method: str, path: str, status: int, body: Any) -> None:
     Draft202012Validator(schema).validate(body)
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
 def test_customer_responses_have_the_documented_shapes(stack: LocalStack, backend: str):
     api = stack.api
     base = f"/{backend}/customers"

@@ -19,7 +19,7 @@ from tests.conftest import deploy
 from tests.support.customers import CustomersClient
 from tests.support.mysql import admin, scratch_credentials
 
-RDS_FUNCTIONS = ("CustomersRdsFunction", "DatabaseMigrationsFunction")
+RDS_FUNCTIONS = ("CustomersRdsFunction", "CustomersDjangoFunction", "DatabaseMigrationsFunction")
 
 
 def resource(stack: LocalStack, logical_id: str) -> dict[str, Any]:
@@ -114,7 +114,12 @@ def test_the_database_is_private_encrypted_and_backed_up(stack: LocalStack):
 
 
 READ = ["secretsmanager:GetSecretValue"]
-APPLICATION_FUNCTIONS = ("CustomersRdsFunction", "PartnerWriterFunction", "OutboxRelayFunction")
+APPLICATION_FUNCTIONS = (
+    "CustomersRdsFunction",
+    "CustomersDjangoFunction",
+    "PartnerWriterFunction",
+    "OutboxRelayFunction",
+)
 
 
 def test_each_function_may_read_its_database_secret_and_nothing_broader(stack: LocalStack):
@@ -130,6 +135,7 @@ def test_each_function_may_read_its_database_secret_and_nothing_broader(stack: L
 
     assert statements == {
         "CustomersRdsFunction": [(READ, application), (READ, page_token_secret)],
+        "CustomersDjangoFunction": [(READ, application), (READ, page_token_secret)],
         "PartnerWriterFunction": [(READ, application)],
         "OutboxRelayFunction": [(READ, application)],
         # the master is the migrations' alone; they read the application's to create its user

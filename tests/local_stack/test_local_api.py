@@ -145,7 +145,7 @@ def test_outputs_name_the_api_and_the_aws_endpoint(local_api: dict[str, Any]):
     assert json.loads((stack_folder(local_api) / "outputs.json").read_text()) == outputs
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
 def test_the_customers_contract_holds_over_http(local_api: dict[str, Any], backend: str):
     base = local_api["outputs"]["ApiUrl"]
     path = f"/{backend}/customers"

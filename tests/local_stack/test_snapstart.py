@@ -1,7 +1,7 @@
 """SnapStart: a restored execution environment keeps nothing unique from the snapshot.
 
-The customers-rds function runs under the local runtime through the local-only SnapStart
-entry point (local_stack/snapstart.py), which runs the function's registered
+The customers-rds and customers-django functions run under the local runtime through the
+local-only SnapStart entry point (local_stack/snapstart.py), which runs the function's registered
 before-snapshot and after-restore hooks in its own process, with awslambdaric's hook
 runner, when asked. Everything is observed at real boundaries: MySQL's process list for
 connections, a TCP proxy for the database address, the HTTP responses.
@@ -11,6 +11,8 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from local_stack.snapstart import snapstart_pool
 from local_stack.stack import LocalStack
@@ -23,13 +25,13 @@ from tests.support.mysql import (
     secret_document,
 )
 
-RDS_FUNCTION = "CustomersRdsFunction"
+FUNCTIONS = {"rds": "CustomersRdsFunction", "django": "CustomersDjangoFunction"}
 
 
-def _get_event(customer_id: str) -> dict[str, Any]:
-    with open("events/customers_rds/get.json") as file:
+def _get_event(backend: str, customer_id: str) -> dict[str, Any]:
+    with open(f"events/customers_{backend}/get.json") as file:
         event: dict[str, Any] = json.load(file)
-    event["path"] = f"/rds/customers/{customer_id}"
+    event["path"] = f"/{backend}/customers/{customer_id}"
     event["pathParameters"] = {"id": customer_id}
     return event
 
@@ -44,8 +46,9 @@ def _soon(condition: Callable[[], bool], within_s: float = 10.0) -> bool:
     return True
 
 
+@pytest.mark.parametrize("backend", sorted(FUNCTIONS))
 def test_a_restored_environment_connects_afresh_with_the_current_secret(
-    fresh_stack: LocalStack, mysql_server: Any
+    fresh_stack: LocalStack, mysql_server: Any, backend: str
 ):
     """Given the function serving through a database address from its secret
     When the before-snapshot hooks run, the database then moves (new address, new
@@ -56,7 +59,8 @@ def test_a_restored_environment_connects_afresh_with_the_current_secret(
     Catches: the before-snapshot hook not closing connections (the session outlives the
     snapshot in the process list); the after-restore hook not forgetting cached secrets
     (the restored environment dials the dark old address: 503); either hook missing
-    from customer_platform/snapstart.py.
+    from customer_platform/snapstart.py (or, for Django's connection, from
+    django_customers/mysql/base.py).
     """
     secret = secret_document(fresh_stack)
     user = str(secret["username"])
@@ -70,10 +74,10 @@ def test_a_restored_environment_connects_afresh_with_the_current_secret(
             " VALUES (%s, 'Snap', 'snap@example.com', NOW(3), NOW(3))",
             (customer_id,),
         )
-    pool = snapstart_pool(fresh_stack, RDS_FUNCTION)
+    pool = snapstart_pool(fresh_stack, FUNCTIONS[backend])
     try:
         others = connection_ids(mysql_server, user)  # the migration function's, say
-        served = pool.invoke(_get_event(customer_id)).result
+        served = pool.invoke(_get_event(backend, customer_id)).result
         assert served["statusCode"] == 200, served
         ours = connection_ids(mysql_server, user) - others
         assert len(ours) == 1, f"expected one new session, got {ours}"
@@ -98,7 +102,7 @@ def test_a_restored_environment_connects_afresh_with_the_current_secret(
 
         pool.invoke({"localSnapStart": "after-restore"})
         before_restored_request = connection_ids(mysql_server, user)
-        restored = pool.invoke(_get_event(customer_id)).result
+        restored = pool.invoke(_get_event(backend, customer_id)).result
         assert restored["statusCode"] == 200, restored
         assert json.loads(restored["body"])["id"] == customer_id
         fresh = connection_ids(mysql_server, user) - before_restored_request

@@ -41,7 +41,7 @@ queries = st.dictionaries(
 methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(method=methods, suffix=suffixes, query=queries, body=bodies)
 def test_no_request_makes_the_api_fail(

@@ -234,7 +234,7 @@ def test_the_stage_throttles_every_method_with_the_parameters():
 # -- request validation at the edge ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
 @pytest.mark.parametrize(("method", "suffix"), [("POST", ""), ("PUT", "/{id}")])
 def test_customer_bodies_are_validated_before_the_function_runs(backend, method, suffix):
     body = rest_api_body(deployed(None).transformed)

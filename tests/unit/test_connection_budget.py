@@ -24,6 +24,7 @@ def test_both_environments_exist_and_the_vpc_functions_are_the_known_ones():
     assert set(samconfig_parameters()) == {"default", "prod"}
     assert set(vpc_functions(load_yaml())) == {
         "CustomersRdsFunction",
+        "CustomersDjangoFunction",
         "PartnerWriterFunction",
         "OutboxRelayFunction",
         "DatabaseMigrationsFunction",

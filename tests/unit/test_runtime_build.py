@@ -1,6 +1,7 @@
 """The local runtime's builds: the template's Python, or the venv's with one warning; a
 function built once and reused while its sources are unchanged (content hash)."""
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -64,3 +65,26 @@ def test_a_function_is_built_once_and_reused_while_its_sources_are_unchanged(
     assert changed != first
     assert "return 2" in (changed / "app.py").read_text()
     assert not first.exists(), "the stale build of the same function is pruned"
+
+
+def test_each_function_gets_the_layers_sam_gives_it_globals_first():
+    """Catches: a function's own Layers replacing the Globals' locally (the old reading),
+    which would start CustomersDjangoFunction without the shared layer, while SAM appends
+    them (lists in Globals are additive)."""
+    from local_stack.template import load_template  # noqa: PLC0415
+
+    # Given template.yaml as SAM transforms it, and as the local runtime reads it
+    template = load_template()
+    resources = template.transformed["Resources"]
+
+    for logical_id, source in template.functions.items():
+        # When the local runtime lists a function's layers
+        local = list(source.layer_ids)
+        # Then they are the transformed function's, in the same order
+        # (SAM names each LayerVersion after its source with a hash appended)
+        deployed = [
+            re.sub(r"[0-9a-f]{10}$", "", layer["Ref"])
+            for layer in resources[logical_id]["Properties"]["Layers"]
+        ]
+        assert local == deployed, logical_id
+    assert template.functions["CustomersDjangoFunction"].layer_ids == ("SharedLayer", "DjangoLayer")

@@ -166,6 +166,41 @@ def _is_lost(error: pymysql.MySQLError) -> bool:
     return isinstance(error, pymysql.InterfaceError) or error_code(error) in CONNECTION_LOST
 
 
+C = TypeVar("C")
+
+
+def connect_rotation_safe(
+    credentials: CredentialSource, open_with: Callable[[Credentials], C]
+) -> C:
+    """`open_with(credentials)`, surviving a password rotation; any failure is Unavailable.
+
+    `open_with` opens a connection with the given credentials (pymysql's `connect`, or a
+    framework's own connect around it: the Django backend's). On access denied (1045) the
+    secret is read again once, bypassing the cache, and the connection retried."""
+    cached = credentials(False)
+    try:
+        return open_with(cached)
+    except pymysql.OperationalError as error:
+        if error_code(error) != ER_ACCESS_DENIED:
+            logger.warning("cannot connect to the database", extra={"code": error_code(error)})
+            raise Unavailable("the database is unavailable, retry shortly") from error
+        # The password was most likely rotated after we cached the secret: read it again
+        # once, bypassing the cache. An unchanged secret means there is nothing newer to
+        # try (e.g. the seconds between a rotation's setSecret and finishSecret steps), so
+        # the client gets a 503 and retries.
+        logger.info("database refused the cached credentials; re-reading the secret")
+        fresh = credentials(True)
+        if fresh == cached:
+            raise Unavailable("the database is unavailable, retry shortly") from error
+        try:
+            return open_with(fresh)
+        except pymysql.OperationalError as retry_error:
+            logger.warning(
+                "cannot connect with the re-read secret", extra={"code": error_code(retry_error)}
+            )
+            raise Unavailable("the database is unavailable, retry shortly") from retry_error
+
+
 # Every Database of this execution environment, for the SnapStart hooks (snapstart.py).
 OPEN: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
@@ -225,29 +260,7 @@ class Database:
         )
 
     def _open(self) -> Connection:
-        cached = self._credentials(False)
-        try:
-            connection = self._open_with(cached)
-        except pymysql.OperationalError as error:
-            if error_code(error) != ER_ACCESS_DENIED:
-                logger.warning("cannot connect to the database", extra={"code": error_code(error)})
-                raise Unavailable("the database is unavailable, retry shortly") from error
-            # The password was most likely rotated after we cached the secret: read it
-            # again once, bypassing the cache. An unchanged secret means there is nothing
-            # newer to try (e.g. the seconds between a rotation's setSecret and
-            # finishSecret steps), so the client gets a 503 and retries.
-            logger.info("database refused the cached credentials; re-reading the secret")
-            fresh = self._credentials(True)
-            if fresh == cached:
-                raise Unavailable("the database is unavailable, retry shortly") from error
-            try:
-                connection = self._open_with(fresh)
-            except pymysql.OperationalError as retry_error:
-                logger.warning(
-                    "cannot connect with the re-read secret",
-                    extra={"code": error_code(retry_error)},
-                )
-                raise Unavailable("the database is unavailable, retry shortly") from retry_error
+        connection = connect_rotation_safe(self._credentials, self._open_with)
         self.connections_opened += 1
         logger.debug("database connection opened", extra={"opened": self.connections_opened})
         return connection

@@ -1,8 +1,11 @@
 """Domain errors: the few ways a request can fail on purpose.
 
-Routes raise these and never build error responses themselves; `customer_platform.http`
-maps each class to its HTTP status in one place.
+Routes raise these and never build error responses themselves; each one's HTTP status is
+`HTTP_STATUS` below, which every web layer answers with (`customer_platform.http` for the
+Powertools resolvers, the Django backend's exception handler).
 """
+
+from http import HTTPStatus
 
 
 class DomainError(Exception):
@@ -31,3 +34,17 @@ class BadRequest(DomainError):
 
 class Unavailable(DomainError):
     """A dependency is unreachable or overloaded right now; the client may retry (503)."""
+
+
+HTTP_STATUS: dict[type[DomainError], HTTPStatus] = {
+    BadRequest: HTTPStatus.BAD_REQUEST,
+    Forbidden: HTTPStatus.FORBIDDEN,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.CONFLICT,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def http_status(error: DomainError) -> HTTPStatus:
+    """The status a client gets for `error`."""
+    return next(status for cls, status in HTTP_STATUS.items() if isinstance(error, cls))

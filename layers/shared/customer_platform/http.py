@@ -28,24 +28,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from customer_platform.authorization import authorize
-from customer_platform.errors import (
-    BadRequest,
-    Conflict,
-    DomainError,
-    Forbidden,
-    NotFound,
-    Unavailable,
-)
+from customer_platform.errors import DomainError, http_status
 from customer_platform.event_sources import Source, require
 from customer_platform.pagination import MAX_TOKEN_LENGTH
-
-_STATUS: dict[type[DomainError], HTTPStatus] = {
-    BadRequest: HTTPStatus.BAD_REQUEST,
-    Forbidden: HTTPStatus.FORBIDDEN,
-    NotFound: HTTPStatus.NOT_FOUND,
-    Conflict: HTTPStatus.CONFLICT,
-    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
-}
 
 # DynamoDB's answers to too much traffic: a table or index over its throughput, the
 # account's request limit, or throttling by the service. botocore retries them (standard
@@ -172,7 +157,7 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
 
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response[dict[str, Any]]:
-        status = next(s for cls, s in _STATUS.items() if isinstance(error, cls))
+        status = http_status(error)
         logger.info("request refused", extra={"status": int(status), "reason": error.message})
         return error_response(status, error.message)
 

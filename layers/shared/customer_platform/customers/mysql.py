@@ -46,12 +46,14 @@ def _customer(row: _Row) -> Customer:
     )
 
 
-def _is_duplicate_email(error: pymysql.IntegrityError) -> bool:
-    # Any other integrity error (a duplicate id would be a bug) stays a logged 500.
+def is_duplicate_email(error: Exception) -> bool:
+    """True for the UNIQUE email index's duplicate-key error: pymysql's IntegrityError, or a
+    framework's that keeps its (code, message) arguments (Django's). Any other integrity
+    error (a duplicate id would be a bug) stays a logged 500."""
     return error_code(error) == ER_DUP_ENTRY and EMAIL_INDEX in str(error)
 
 
-def _email_taken(email: str) -> Conflict:
+def email_taken(email: str) -> Conflict:
     return Conflict(f"a customer with email {email!r} already exists")
 
 
@@ -78,9 +80,9 @@ class MySQLCustomerRepository:
         try:
             self._db.run(insert)
         except pymysql.IntegrityError as error:
-            if not _is_duplicate_email(error):
+            if not is_duplicate_email(error):
                 raise
-            raise _email_taken(customer.email) from None
+            raise email_taken(customer.email) from None
 
     def replace(self, customer: Customer, previous: Customer) -> None:
         def update(cursor: Cursor) -> str:
@@ -103,9 +105,9 @@ class MySQLCustomerRepository:
         try:
             outcome = self._db.run(update)
         except pymysql.IntegrityError as error:
-            if not _is_duplicate_email(error):
+            if not is_duplicate_email(error):
                 raise
-            raise _email_taken(customer.email) from None
+            raise email_taken(customer.email) from None
         _raise_unless_done(outcome, customer.id)
 
     def remove(self, customer: Customer) -> None:

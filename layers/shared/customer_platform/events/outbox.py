@@ -1,7 +1,8 @@
 """The transactional outbox of the MySQL backend, and its relay to SNS.
 
-The repository calls `record()` inside the transaction of each change, and the partner
-writer calls `record_all()` inside the transaction of each batch it upserts, so the event
+The repository calls `record()` inside the transaction of each change, the partner writer
+calls `record_all()` inside the transaction of each batch it upserts, and the Django backend
+writes `new_event(...)` through its ORM inside its `transaction.atomic()`, so the event
 exists exactly when the change does (no dual write), whichever path made the change.
 `relay()` publishes what is not yet published, oldest first, and stamps it in the same
 transaction:
@@ -19,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from customer_platform.customers.models import Customer
 from customer_platform.database import Database
-from customer_platform.events.models import CustomerData, CustomerEvent, EventType, at_least
+from customer_platform.events.models import (
+    Backend,
+    CustomerData,
+    CustomerEvent,
+    EventType,
+    at_least,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -42,7 +49,7 @@ _INSERT = (
 
 def record(cursor: Any, event_type: EventType, customer: Customer) -> CustomerEvent:
     """Write the event of a change into the outbox, in the caller's transaction."""
-    event = _event(event_type, customer)
+    event = new_event(event_type, customer)
     cursor.execute(_INSERT, _row(event))
     return event
 
@@ -50,13 +57,15 @@ def record(cursor: Any, event_type: EventType, customer: Customer) -> CustomerEv
 def record_all(cursor: Any, changes: list[tuple[EventType, Customer]]) -> list[CustomerEvent]:
     """Write the events of several changes with one `executemany`, in the caller's
     transaction (the partner writer's batches)."""
-    events = [_event(event_type, customer) for event_type, customer in changes]
+    events = [new_event(event_type, customer) for event_type, customer in changes]
     if events:
         cursor.executemany(_INSERT, [_row(event) for event in events])
     return events
 
 
-def _event(event_type: EventType, customer: Customer) -> CustomerEvent:
+def new_event(event_type: EventType, customer: Customer, backend: Backend = "rds") -> CustomerEvent:
+    """The event of a change to `customer` made through the `backend` API (the Django
+    backend writes it to this same table through its ORM)."""
     if event_type == "CustomerDeleted":
         now = datetime.now(UTC)
         occurred_at = at_least(
@@ -72,7 +81,7 @@ def _event(event_type: EventType, customer: Customer) -> CustomerEvent:
         event_id=str(uuid.uuid4()),
         occurred_at=occurred_at,
         customer_id=customer.id,
-        backend="rds",
+        backend=backend,
         customer=CustomerData.model_validate(customer.model_dump()),
     )
 
