@@ -13,6 +13,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_rds_data import RDSDataServiceClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sesv2 import SESV2Client
@@ -33,6 +34,17 @@ CLIENT_CONFIG = Config(
 @cache
 def dynamodb() -> "DynamoDBClient":
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+# The RDS Data API (customer_platform.data_api): the same timeouts and standard retry mode.
+# Standard mode retries what it knows as transient: throttling codes, HTTP 500/502/503/504
+# (InternalServerErrorException, ServiceUnavailableError, DatabaseUnavailableException) and
+# connection errors. It does not retry DatabaseResumingException, StatementTimeoutException
+# or an unknown transaction (HTTP 400/404, not modeled as retryable): data_api does, per
+# transaction rather than per call.
+@cache
+def rds_data() -> "RDSDataServiceClient":
+    return boto3.client("rds-data", config=CLIENT_CONFIG)
 
 
 @cache
@@ -99,6 +111,7 @@ def sts() -> "STSClient":
 def reset_clients() -> None:
     """Forget every cached client (tests switch endpoints and credentials between runs)."""
     dynamodb.cache_clear()
+    rds_data.cache_clear()
     secretsmanager.cache_clear()
     sns.cache_clear()
     sesv2.cache_clear()

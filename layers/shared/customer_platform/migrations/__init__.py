@@ -38,7 +38,7 @@ _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 # One lock per database (a server may host several), named within MySQL's 64 characters.
 _LOCK_NAME = "CONCAT('schema_migrations:', MD5(DATABASE()))"
 
-_CREATE_TABLE = """
+SCHEMA_MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version CHAR(4) CHARACTER SET ascii NOT NULL,
   name VARCHAR(200) CHARACTER SET ascii NOT NULL,
@@ -113,7 +113,7 @@ def migrate(
 
 def applied_versions(database: Database) -> list[str]:
     def read(cursor: Cursor) -> list[str]:
-        cursor.execute(_CREATE_TABLE)
+        cursor.execute(SCHEMA_MIGRATIONS_TABLE)
         cursor.execute("SELECT version FROM schema_migrations ORDER BY version")
         return [row[0] for row in cursor.fetchall()]
 
@@ -126,7 +126,7 @@ def _apply(cursor: Cursor, todo: list[Migration], lock_timeout: int) -> list[str
     if locked != 1:
         raise MigrationError(f"another migration run held the lock for {lock_timeout} s")
     try:
-        cursor.execute(_CREATE_TABLE)
+        cursor.execute(SCHEMA_MIGRATIONS_TABLE)
         cursor.execute("SELECT version, checksum FROM schema_migrations")
         applied: dict[str, str] = dict(cursor.fetchall())
         done: list[str] = []
