@@ -9,7 +9,7 @@ import pytest
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
 
-BACKENDS = ["dynamodb", "rds"]
+BACKENDS = ["dynamodb", "rds", "aurora"]
 
 
 @pytest.fixture(params=BACKENDS)
