@@ -142,7 +142,7 @@ def assert_documented(method: str, path: str, status: int, body: Any) -> None:
     Draft202012Validator(schema).validate(body)
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora"])
 def test_customer_responses_have_the_documented_shapes(stack: LocalStack, backend: str):
     api = stack.api
     base = f"/{backend}/customers"

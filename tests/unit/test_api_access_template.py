@@ -7,6 +7,7 @@ the chosen authorizer or the API key fails the suite.
 
 import copy
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,28 @@ METHODS = {
 AUTHORIZER = {"COGNITO": "CognitoUserPool", "IAM": "AWS_IAM", "NONE": None}
 
 
-@cache
+# Every test here runs twice: with the template's defaults, and with the optional Aurora
+# backend on (its routes are deployed either way; its function then has a cluster).
+AURORA = {"aurora-off": {}, "aurora-on": {"EnableAuroraBackend": "true"}}
+BASE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, params=sorted(AURORA))
+def base_parameters(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    BASE.clear()
+    BASE.update(AURORA[request.param])
+    yield BASE
+    BASE.clear()
+
+
 def deployed(mode: str | None) -> SamTemplate:
     """template.yaml as CloudFormation deploys it with ApiAuth=mode (None: the default)."""
-    return load_template(parameters={} if mode is None else {"ApiAuth": mode})
+    return _deployed(mode, tuple(sorted(BASE.items())))
+
+
+@cache
+def _deployed(mode: str | None, base: tuple[tuple[str, str], ...]) -> SamTemplate:
+    return load_template(parameters=dict(base) | ({} if mode is None else {"ApiAuth": mode}))
 
 
 def rest_api_body(template: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +253,7 @@ def test_the_stage_throttles_every_method_with_the_parameters():
 # -- request validation at the edge ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora"])
 @pytest.mark.parametrize(("method", "suffix"), [("POST", ""), ("PUT", "/{id}")])
 def test_customer_bodies_are_validated_before_the_function_runs(backend, method, suffix):
     body = rest_api_body(deployed(None).transformed)

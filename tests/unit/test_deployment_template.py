@@ -23,8 +23,26 @@ API_AUTH_MODES = ("COGNITO", "IAM", "NONE")
 CALLER_CREDENTIALS = "arn:aws:iam::*:user/*"
 
 
-@cache
+# Every test here runs twice: with the template's defaults, and with the optional Aurora
+# backend on (what `sam deploy --parameter-overrides EnableAuroraBackend=true` deploys).
+AURORA = {"aurora-off": {}, "aurora-on": {"EnableAuroraBackend": "true"}}
+BASE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, params=sorted(AURORA))
+def base_parameters(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    BASE.clear()
+    BASE.update(AURORA[request.param])
+    yield BASE
+    BASE.clear()
+
+
 def deployed(**parameters: str) -> SamTemplate:
+    return _deployed(**(BASE | parameters))
+
+
+@cache
+def _deployed(**parameters: str) -> SamTemplate:
     return load_template(parameters=parameters)
 
 
@@ -60,7 +78,7 @@ def _evaluate(condition: Any, template: SamTemplate, values: dict[str, str]) -> 
 
 
 def _values(template: SamTemplate, parameters: dict[str, str]) -> dict[str, str]:
-    return template.parameter_defaults() | parameters
+    return template.parameter_defaults() | BASE | parameters
 
 
 def created(template: SamTemplate, parameters: dict[str, str]) -> set[str]:
@@ -211,16 +229,19 @@ def test_every_scheduled_function_sends_failed_runs_to_an_alarmed_queue():
     """Mutation caught: removing a scheduled function's EventInvokeConfig, its queue's alarm,
     or its KMS permission through SQS (Lambda could not write to the encrypted queue)."""
     template = deployed()
+    made = created(template, {})
     scheduled = {
         function_of(s["Properties"]["Target"]["Arn"])
-        for s in of_type(template, "AWS::Scheduler::Schedule").values()
+        for logical_id, s in of_type(template, "AWS::Scheduler::Schedule").items()
+        if logical_id in made
     }
     configs = {
         c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
         for c in of_type(template, "AWS::Lambda::EventInvokeConfig").values()
     }
 
-    assert scheduled == {"PartnerFetcherFunction", "OutboxRelayFunction"}
+    aurora = {"AuroraOutboxRelayFunction"} if BASE.get("EnableAuroraBackend") == "true" else set()
+    assert scheduled == {"PartnerFetcherFunction", "OutboxRelayFunction"} | aurora
     for function in scheduled:
         # Given the function the scheduler invokes (asynchronously)
         destination = configs[function]["DestinationConfig"]["OnFailure"]["Destination"]

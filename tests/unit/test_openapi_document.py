@@ -150,7 +150,7 @@ def test_the_document_content_types_are_the_allow_list(generated: dict[str, Any]
 
 
 def test_every_list_declares_its_page_size_and_token_limits(generated: dict[str, Any]):
-    for path in ("/dynamodb/customers", "/rds/customers", "/documents"):
+    for path in ("/dynamodb/customers", "/rds/customers", "/aurora/customers", "/documents"):
         limit = parameter(generated, path, "get", "limit")
         token = parameter(generated, path, "get", "nextToken")
 
@@ -166,7 +166,7 @@ def test_every_id_in_a_path_is_declared_as_the_uuid_the_api_issues(generated: di
         if "_id}" in path
     }
 
-    assert len(declared) == 9  # get, put, delete on two backends; events; get, delete documents
+    assert len(declared) == 12  # get, put, delete on three backends; events; get, delete documents
     for ids in declared.values():
         assert [(i["format"], i["pattern"]) for i in ids] == [("uuid", ID_PATTERN)]
 
