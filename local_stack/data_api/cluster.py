@@ -331,13 +331,14 @@ class LocalCluster:
         if continue_after_timeout:
             return self._run_continuing(connection, sql, args)
         connection_id = connection.thread_id()
-        timer = threading.Timer(self.statement_timeout_s, self._kill_query, (connection_id,))
+        stopped = threading.Event()
+        timer = threading.Timer(self.statement_timeout_s, self._stop, (connection_id, stopped))
         timer.daemon = True
         timer.start()
         try:
             return _execute(connection, sql, args)
         except pymysql.MySQLError as error:
-            if _code(error) == ER_QUERY_INTERRUPTED and not timer.is_alive():
+            if _code(error) == ER_QUERY_INTERRUPTED and stopped.is_set():
                 raise statement_timeout(connection_id) from None
             raise database_error(error) from None
         finally:
@@ -364,7 +365,8 @@ class LocalCluster:
         outcome: Outcome = done["outcome"]
         return outcome
 
-    def _kill_query(self, connection_id: int) -> None:
+    def _stop(self, connection_id: int, stopped: threading.Event) -> None:
+        stopped.set()
         with contextlib.suppress(pymysql.MySQLError), self.server.connect() as admin:
             admin.cursor().execute("KILL QUERY %s", (connection_id,))
 
