@@ -127,6 +127,11 @@ class LocalCluster:
         for connection in idle:
             _close(connection)
 
+    def resume(self) -> None:
+        """End a pause now (the writer is back)."""
+        with self._lock:
+            self._resume_s = self._resume_at = None
+
     def fail_statements(
         self,
         pattern: str,
