@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from customer_platform import custom_resource, secrets
+from customer_platform import aws, custom_resource, secrets
 from customer_platform.data_api import DataApi
 from customer_platform.migrations import data_api as migrations
 from customer_platform.settings import EnvSettings
@@ -25,6 +25,9 @@ SECRET_MAX_AGE = 60
 # Right after a deploy creates the cluster, or on an update that finds it paused, the first
 # calls may meet a resuming writer: retry for a minute (the custom resource may take 15).
 RETRY_SECONDS = 60.0
+# A DDL statement may run up to the Data API's 45 s (longer with continueAfterTimeout): wait
+# for its answer a minute and more, as AWS advises (customer_platform.aws).
+READ_TIMEOUT_S = 70.0
 
 
 class Settings(EnvSettings):
@@ -43,7 +46,11 @@ tracer = Tracer()
 def data_api() -> DataApi:
     """As the master: the schema's owner, the only function that uses its secret."""
     return DataApi(
-        settings.cluster_arn, settings.master_secret_arn, settings.database, RETRY_SECONDS
+        settings.cluster_arn,
+        settings.master_secret_arn,
+        settings.database,
+        RETRY_SECONDS,
+        client=lambda: aws.rds_data(read_timeout=READ_TIMEOUT_S),
     )
 
 
