@@ -282,3 +282,38 @@ def test_no_event_is_stored_without_its_change(aurora: LocalStack, client: Custo
 
     assert twin.status == 409
     assert stored(aurora, email) == ([first["id"]], [first["id"]])
+
+
+# -- events that could not be published at once ------------------------------------------------
+
+
+def publication(stack: LocalStack, customer_id: str) -> list[Any]:
+    """`published_at` of the customer's outbox events (None: still waiting)."""
+    found = rows(
+        stack,
+        "SELECT published_at FROM customer_events_outbox WHERE customer_id = :id",
+        id=customer_id,
+    )
+    return [row["published_at"] for row in found]
+
+
+def test_an_event_sns_refused_is_published_after_the_next_write_without_a_sweep(
+    aurora: LocalStack, client: CustomersClient
+):
+    """Given SNS refusing the function's publish during a write (the change commits, its
+    event stays in the outbox)
+    When the next write publishes its own event
+    Then the same execution environment also publishes the one left behind (events/
+    data_api_outbox.EagerPublisher), long before the next sweep.
+    Mutation caught: the backlog flag not set on a failed publish (the event waits hours)."""
+    outage = aurora.inject_fault(
+        FUNCTION, "sns:Publish", "ServiceUnavailable", status=503, count=10_000
+    )
+    left = client.create(email=unique_email("left"))
+    waiting = publication(aurora, left["id"])
+    outage.remaining = 0
+
+    client.create(email=unique_email("next"))
+
+    assert waiting == [None]
+    assert publication(aurora, left["id"]) != [None]
