@@ -7,7 +7,6 @@ the chosen authorizer or the API key fails the suite.
 
 import copy
 import json
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from local_stack.template import (
     load_yaml,
     resolve_language_extensions,
 )
+from tests.support.parameters import BASE, with_and_without_aurora  # noqa: F401
 from tools import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,20 +42,6 @@ METHODS = {
 }
 # The security requirement each mode puts on every method, beside the API key.
 AUTHORIZER = {"COGNITO": "CognitoUserPool", "IAM": "AWS_IAM", "NONE": None}
-
-
-# Every test here runs twice: with the template's defaults, and with the optional Aurora
-# backend on (its routes are deployed either way; its function then has a cluster).
-AURORA = {"aurora-off": {}, "aurora-on": {"EnableAuroraBackend": "true"}}
-BASE: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True, params=sorted(AURORA))
-def base_parameters(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    BASE.clear()
-    BASE.update(AURORA[request.param])
-    yield BASE
-    BASE.clear()
 
 
 def deployed(mode: str | None) -> SamTemplate:

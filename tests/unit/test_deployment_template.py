@@ -17,24 +17,11 @@ from typing import Any
 import pytest
 
 from local_stack.template import SamTemplate, load_template, load_yaml
+from tests.support.parameters import BASE, with_and_without_aurora  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 API_AUTH_MODES = ("COGNITO", "IAM", "NONE")
 CALLER_CREDENTIALS = "arn:aws:iam::*:user/*"
-
-
-# Every test here runs twice: with the template's defaults, and with the optional Aurora
-# backend on (what `sam deploy --parameter-overrides EnableAuroraBackend=true` deploys).
-AURORA = {"aurora-off": {}, "aurora-on": {"EnableAuroraBackend": "true"}}
-BASE: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True, params=sorted(AURORA))
-def base_parameters(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    BASE.clear()
-    BASE.update(AURORA[request.param])
-    yield BASE
-    BASE.clear()
 
 
 def deployed(**parameters: str) -> SamTemplate:

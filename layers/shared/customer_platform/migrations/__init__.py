@@ -22,7 +22,7 @@ function (a CloudFormation custom resource), in the local stack, and in the test
 import hashlib
 import importlib.resources
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pymysql
@@ -120,6 +120,18 @@ def applied_versions(database: Database) -> list[str]:
     return database.run(read)
 
 
+def pending(todo: Sequence[Migration], applied: Mapping[str, str]) -> list[Migration]:
+    """The migrations of `todo` not yet applied (`applied`: version -> checksum), in order.
+    One that was applied and has changed since is an error, before anything runs."""
+    for migration in todo:
+        if migration.version in applied and applied[migration.version] != migration.checksum:
+            raise MigrationError(
+                f"migration {migration.version}_{migration.name} changed after it was "
+                "applied; add a new migration instead of editing an applied one"
+            )
+    return [migration for migration in todo if migration.version not in applied]
+
+
 def _apply(cursor: Cursor, todo: list[Migration], lock_timeout: int) -> list[str]:
     cursor.execute(f"SELECT GET_LOCK({_LOCK_NAME}, %s)", (lock_timeout,))
     (locked,) = cursor.fetchone()
@@ -130,14 +142,7 @@ def _apply(cursor: Cursor, todo: list[Migration], lock_timeout: int) -> list[str
         cursor.execute("SELECT version, checksum FROM schema_migrations")
         applied: dict[str, str] = dict(cursor.fetchall())
         done: list[str] = []
-        for migration in todo:
-            if migration.version in applied:
-                if applied[migration.version] != migration.checksum:
-                    raise MigrationError(
-                        f"migration {migration.version}_{migration.name} changed after it was "
-                        "applied; add a new migration instead of editing an applied one"
-                    )
-                continue
+        for migration in pending(todo, applied):
             logger.info("applying migration", extra={"version": migration.version})
             for statement in migration.statements():
                 cursor.execute(statement)

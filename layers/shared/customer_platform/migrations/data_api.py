@@ -26,8 +26,8 @@ from customer_platform.data_api import DataApi
 from customer_platform.migrations import (
     SCHEMA_MIGRATIONS_TABLE,
     Migration,
-    MigrationError,
     available,
+    pending,
 )
 from customer_platform.migrations.application_user import PRIVILEGES, identifier
 
@@ -43,14 +43,7 @@ def migrate(api: DataApi, migrations: Sequence[Migration] | None = None) -> list
         for row in api.query("SELECT version, checksum FROM schema_migrations")
     }
     done: list[str] = []
-    for migration in todo:
-        if migration.version in applied:
-            if applied[migration.version] != migration.checksum:
-                raise MigrationError(
-                    f"migration {migration.version}_{migration.name} changed after it was "
-                    "applied; add a new migration instead of editing an applied one"
-                )
-            continue
+    for migration in pending(todo, applied):
         logger.info("applying migration", extra={"version": migration.version})
         for statement in migration.statements():
             api.execute(statement, continue_after_timeout=True)
