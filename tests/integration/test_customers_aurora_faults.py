@@ -28,8 +28,9 @@ from tests.support.customers import CustomersClient, unique_email
 from tests.support.polling import rounds
 
 FUNCTION = "CustomersAuroraFunction"
-# Short enough for a test to outlast it, long enough for the short faults to fit in it.
-RETRY_SECONDS = "4"
+# Short enough for a test to outlast it, long enough for the short faults to fit in it
+# (botocore's own backoff over four throttled attempts takes up to 7 s).
+RETRY_SECONDS = "12"
 
 
 @pytest.fixture(scope="module")
@@ -170,12 +171,14 @@ def test_a_transient_database_answer_is_retried_and_the_client_never_sees_it(
 def test_throttling_beyond_botocores_retries_is_retried_then_a_503(
     aurora: LocalStack, cluster: data_api.LocalCluster, client: CustomersClient
 ):
-    """ThrottlingException: botocore's standard mode retries it (3 attempts); the function
-    then keeps trying within its budget, and answers 503 if the throttling outlasts it.
-    Mutation caught: throttling not in data_api.NOT_RUN (a 500 once botocore gives up)."""
+    """ThrottlingException: botocore's standard mode retries it (`max_attempts: 3` is three
+    retries, four attempts); the function then keeps trying within its budget, and answers
+    503 if the throttling outlasts it.
+    Mutation caught: throttling not in data_api.NOT_RUN (a 503 as soon as botocore gives
+    up, which a fifth attempt would have avoided)."""
     created = client.create(email=unique_email("throttle"))
     aurora.inject_fault(
-        FUNCTION, "rds-data:ExecuteStatement", "ThrottlingException", status=400, count=5
+        FUNCTION, "rds-data:ExecuteStatement", "ThrottlingException", status=400, count=4
     )
 
     brief = client.call("GET", f"/{created['id']}")

@@ -194,6 +194,9 @@ class DataApi:
     database: str
     retry_seconds: float = 10.0
     client: "Callable[[], RDSDataServiceClient]" = field(default=aws.rds_data, repr=False)
+    # While a transaction runs, its deadline bounds the calls made for it (the COMMIT probe):
+    # one budget per unit of work, not one per call.
+    _deadline: float | None = field(default=None, init=False, repr=False)
 
     # -- single statements (autocommit) --------------------------------------------------
 
@@ -235,12 +238,24 @@ class DataApi:
         """Run `work` in one transaction and commit it, retrying as the module says.
         `committed()` tells whether a unit whose COMMIT went unanswered did commit."""
         deadline = time.monotonic() + self.retry_seconds
+        self._deadline = deadline
+        try:
+            return self._transaction(work, committed, deadline)
+        finally:
+            self._deadline = None
+
+    def _transaction(
+        self,
+        work: "Callable[[Transaction], T]",
+        committed: Callable[[], bool] | None,
+        deadline: float,
+    ) -> T:
         unanswered: list[T] = []  # the result of an attempt whose COMMIT got no answer
         attempt = 0
         while True:
             attempt += 1
-            if unanswered:
-                if self._did_commit(committed, deadline):
+            if unanswered and committed is not None:
+                if self._did_commit(committed):
                     return unanswered[0]
                 unanswered.clear()
             transaction: Transaction | None = None
@@ -297,6 +312,8 @@ class DataApi:
 
     def _retrying(self, call: Callable[[], T], retryable: Callable[[Exception], bool]) -> T:
         deadline = time.monotonic() + self.retry_seconds
+        if self._deadline is not None:
+            deadline = min(deadline, self._deadline)
         attempt = 0
         while True:
             attempt += 1
@@ -315,9 +332,8 @@ class DataApi:
         except (ClientError, BotoCoreError, SqlError) as error:
             logger.info("rollback not confirmed", extra={"code": error_code(error)})
 
-    def _did_commit(self, committed: Callable[[], bool] | None, deadline: float) -> bool:
-        if committed is None:  # pragma: no cover - transaction() raised instead
-            return False
+    def _did_commit(self, committed: Callable[[], bool]) -> bool:
+        """The probe's answer; Unavailable when it cannot tell (within the unit's budget)."""
         try:
             return committed()
         except Unavailable:
