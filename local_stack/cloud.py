@@ -29,6 +29,7 @@ from moto.cloudformation.parsing import clean_json
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local_stack import cognito, db_proxy, mysql, s3
+from local_stack.data_api import resources as aurora
 from local_stack.endpoint import ADMIN_CREDENTIALS
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.template import SamTemplate
@@ -197,7 +198,11 @@ def _db_instance(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") ->
 
     Its master credentials are dynamic references to a shimmed secret, which moto's RDS
     cannot resolve; the stack's own database and user are created after deploy
-    (`local_stack.mysql.provision`), when the secret holds its generated password."""
+    (`local_stack.mysql.provision`), when the secret holds its generated password. An
+    Aurora cluster's instance (DBClusterIdentifier) is its cluster's writer
+    (local_stack.data_api.resources)."""
+    if props.get("DBClusterIdentifier"):
+        return _created(aurora.instance)(logical_id, props, cloud)
     address = mysql.server()
     identifier = f"{cloud.stack_name}-{logical_id}".lower()
     return _Placeholder(
@@ -242,6 +247,7 @@ SHIMS: dict[str, Shim] = {
     "AWS::SecretsManager::SecretTargetAttachment": _secret_target_attachment,
     "AWS::SecretsManager::RotationSchedule": _not_run_locally,
     "Custom::DatabaseMigrations": _not_run_locally,
+    "Custom::AuroraMigrations": _not_run_locally,
 }
 
 
@@ -268,6 +274,10 @@ SHIMS |= {
 # -- customers on RDS: the optional RDS Proxy, a relay to the same local MySQL --------------
 
 SHIMS |= {resource_type: _created(create) for resource_type, create in db_proxy.SHIMS.items()}
+
+# -- customers on Aurora: a cluster is databases on the local MySQL, behind the Data API ------
+
+SHIMS |= {aurora.CLUSTER_TYPE: _created(aurora.cluster)}
 
 # -- API access: the Cognito user pool, its app client and groups, through moto's cognito-idp
 
@@ -381,8 +391,16 @@ class LocalCloud:
         stack = next(s for s in backend.stacks.values() if s.name == self.stack_name)
         self._resource_map = stack.resource_map
         parsed = self._resource_map._parsed_resources
-        parsed.update(in_process)
         conditions = self._resource_map.lazy_condition_map
+        # only what the conditions deploy (e.g. a function of an optional backend)
+        parsed.update(
+            {
+                logical_id: placeholder
+                for logical_id, placeholder in in_process.items()
+                if "Condition" not in resources[logical_id]
+                or conditions[resources[logical_id]["Condition"]]
+            }
+        )
         for logical_id in _dependency_order(shimmed):
             resource = shimmed[logical_id]
             if "Condition" in resource and not conditions[resource["Condition"]]:

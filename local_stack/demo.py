@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import boto3
 import requests
 
-from local_stack import mysql
+from local_stack import data_api, mysql
 from local_stack.cli import messages_not_tracebacks
 from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
 from local_stack.server import OUTPUTS_FILE, RunningStack, running_stack
@@ -365,9 +365,60 @@ def partner_sync(demo: Demo) -> None:
     demo.look("make sync PARTNER_URL=<url>  (one run on the running `make api` stack)")
 
 
-def customers_django(demo: Demo) -> None:
+def customers_aurora(demo: Demo) -> None:
     demo.chapter(
         7,
+        "Customers on Aurora Serverless v2 through the RDS Data API",
+        "the same API again: SQL over HTTPS, no VPC, no connection; a paused cluster resumes",
+    )
+    suffix = str(int(time.time() * 1000))
+    created = demo.call(
+        "POST", "/aurora/customers", {"name": "Jim Gray", "email": f"gray.{suffix}@example.com"}
+    )
+    demo.check(
+        created.status == 201, "201 Created: row and outbox event in one Data API transaction"
+    )
+    path = f"/aurora/customers/{(created.body or {}).get('id')}"
+    twin = demo.call(
+        "POST", "/aurora/customers", {"name": "Twin", "email": f"GRAY.{suffix}@example.com"}
+    )
+    demo.check(twin.status == 409, "same email: 409 (the UNIQUE index, through the Data API)")
+    demo.call(
+        "POST", "/aurora/customers", {"name": "Reader", "email": f"reader.{suffix}@example.com"}
+    )
+    first = demo.call("GET", "/aurora/customers", query={"limit": "1"})
+    demo.check(
+        bool((first.body or {}).get("nextToken")), "keyset page + signed token (scope aurora)"
+    )
+    stack = demo.running.stack
+
+    def data_api_calls() -> int:  # as the local AWS endpoint saw them
+        return len(stack.calls("CustomersAuroraFunction", "rds-data:ExecuteStatement"))
+
+    cluster = data_api.cluster(demo.running.outputs["AuroraClusterArn"])
+    demo.say("The cluster pauses at 0 ACU (here: a 2 s resume); the next request wakes it...")
+    cluster.pause(resume_seconds=2)
+    before = data_api_calls()
+    resumed = demo.call("GET", path)
+    demo.check(
+        resumed.status == 200 and data_api_calls() - before > 1,
+        f"...200 after {data_api_calls() - before} calls: DatabaseResumingException was retried",
+    )
+    demo.call("DELETE", path)
+    demo.check(
+        demo.event_types(path, 2) == ["CustomerCreated", "CustomerDeleted"],
+        "each write published its own event after COMMIT; no relay had to poll the cluster",
+    )
+    demo.look(
+        'make api, then make aws ARGS="rds-data execute-statement --resource-arn '
+        "<its AuroraClusterArn> --secret-arn <its AuroraSecretArn> --database customers "
+        "--sql 'SELECT COUNT(*) FROM customers'\""
+    )
+
+
+def customers_django(demo: Demo) -> None:
+    demo.chapter(
+        8,
         "The same API on Django REST Framework",
         "the notes' Django question: DRF views, Django's ORM, the same MySQL table and outbox",
     )
@@ -430,6 +481,7 @@ CHAPTERS: list[Callable[[Demo], None]] = [
     rds_events,
     documents,
     partner_sync,
+    customers_aurora,
     customers_django,
 ]
 

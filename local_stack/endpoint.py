@@ -29,6 +29,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local_stack.data_api import DataApiService
 from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate, MotoFacts
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
 from local_stack.iam.policy import Policy
@@ -77,9 +78,12 @@ class AwsEndpoint:
     ) -> None:
         """`gate`, for tests of the gate itself: builds the gate in front of moto's app
         instead of the stack's (which checks every function against its template role).
-        `middleware` wraps moto behind the gate: it sees the calls the gate let through (the
-        benchmark counts them there)."""
+        `middleware` wraps moto (and the Data API) behind the gate: it sees the calls the
+        gate let through (the benchmark counts them there)."""
         moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        # The RDS Data API over the local MySQL (local_stack.data_api); moto's own rds-data
+        # only returns canned results.
+        moto = DataApiService(moto, account=ACCOUNT, region=REGION)
         if middleware is not None:
             moto = middleware(moto)
         self.registry = CredentialRegistry()  # it verifies presigned S3 requests with:

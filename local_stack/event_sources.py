@@ -434,6 +434,8 @@ class EventSources:
     ) -> "EventSources":
         mappings: list[Mapping] = []
         for logical_id, source in cloud.template.functions.items():
+            if logical_id not in functions:
+                continue  # not deployed: its Condition is false
             for name, event in source.events.items():
                 props = event.get("Properties", {})
                 if event.get("Type") == "SQS":

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from local_stack import authorizer, mysql, s3, sns
+from local_stack import authorizer, data_api, mysql, s3, sns
 from local_stack.apigateway import LocalApi
 from local_stack.cloud import LocalCloud
 from local_stack.endpoint import ACCOUNT, AwsEndpoint
@@ -34,6 +34,10 @@ DEFAULT_STACK_NAME = "customer-platform"
 DATABASE_CA_BUNDLE = "customer_platform/certs/database-ca-bundle.pem"
 DEFAULT_REGION = "us-east-1"
 STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
+# Parameters the local stack deploys with unless told otherwise: the optional Aurora backend
+# is off by default in AWS (it adds a cluster; docs/customers-aurora.md) and costs nothing
+# here, so `make api`, `make demo` and the tests serve /aurora/customers too.
+LOCAL_PARAMETERS = {"EnableAuroraBackend": "true"}
 
 
 @dataclass
@@ -57,6 +61,7 @@ class LocalStack:
     policies: EffectivePolicies = field(init=False)
     deliveries: Deliveries = field(init=False)
     database: mysql.LocalDatabase | None = field(default=None, init=False)
+    aurora: data_api.LocalAurora | None = field(default=None, init=False)
     _cleanups: list[Callable[[], None]] = field(default_factory=list, init=False)
     _layers: dict[str, tuple[Path, str]] = field(default_factory=dict, init=False)
     _issued: list[str] = field(default_factory=list, init=False)  # the functions' access keys
@@ -70,6 +75,7 @@ class LocalStack:
         return self
 
     def _deploy(self) -> None:
+        self.parameters = LOCAL_PARAMETERS | self.parameters
         self.template = load_template(self.template_path, parameters=self.parameters)
         self.cloud = LocalCloud(
             self.template, self.stack_name, self.region, self.endpoint.url
@@ -91,6 +97,9 @@ class LocalStack:
         self.database = mysql.provision(self.cloud)
         if self.database is not None:
             self.on_close(self.database.drop)
+        # The Aurora clusters (databases on the same server, behind the local Data API).
+        self.aurora = data_api.provision(self.cloud)
+        self.on_close(self.aurora.close)
         # The functions verify MySQL's certificate against the layer's CA bundle; locally the
         # bundle also holds the local server's CA (local_stack.tls).
         ca = mysql.server().ca_pem
@@ -105,12 +114,16 @@ class LocalStack:
         self._layers = layers
         self.functions = {}
         for logical_id, source in self.template.functions.items():
+            if not self.cloud.deployed(logical_id):
+                continue  # its Condition is false
             config = self.cloud.function_config(logical_id)
             credentials = self._credentials(logical_id)
             pool = self._pool(config)(credentials)
             self.functions[logical_id] = LocalFunction(source, config, pool, credentials)
         if mysql.MIGRATIONS_FUNCTION in self.functions:  # what the custom resource runs
             mysql.migrate(self.functions[mysql.MIGRATIONS_FUNCTION])
+        if data_api.MIGRATIONS_FUNCTION in self.functions:  # Aurora's, over the Data API
+            mysql.migrate(self.functions[data_api.MIGRATIONS_FUNCTION])
         self.event_sources = EventSources.from_stack(self.cloud, self.functions, self.deliveries)
         stage = self.template.parameter_defaults().get("Stage", "v1")
         self.api = LocalApi.from_template(

@@ -4,7 +4,7 @@
     PYTHONPATH=layers/shared .venv/bin/python -m tools.openapi --check
 
 Every router the functions mount is mounted here the same way (the customers routes under
-`/dynamodb` and `/rds`, the audit trail, the documents), without importing the function
+`/dynamodb`, `/rds` and `/aurora`, the audit trail, the documents), without importing the function
 modules, which read their environment at import. `/django` serves the same customers
 contract with Django REST Framework (functions/customers_django), so it is described by
 the same routes; the tests check that its Django URLs route the same requests.
@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "docs" / "openapi.json"
 TEMPLATE = ROOT / "template.yaml"
 TITLE = "Customer platform API"
-CUSTOMER_BACKENDS = ("dynamodb", "rds", "django")
+CUSTOMER_BACKENDS = ("dynamodb", "rds", "aurora", "django")
 # Request bodies API Gateway validates before invoking a function (template.yaml events
 # with a RequestModel); `make openapi` writes their edge models into the template.
 EDGE_MODELS = ("CustomerInput",)
@@ -190,8 +190,8 @@ SECURITY: list[dict[str, list[str]]] = [
 ]
 
 DESCRIPTION = """\
-Customers (one contract, two storage engines: `/dynamodb` and `/rds`), each customer's audit
-trail, and documents on S3. Generated from the code by `make openapi`; do not edit.
+Customers (one contract, several storage engines: `/dynamodb`, `/rds` and `/aurora`), each
+customer's audit trail, and documents on S3. Generated from the code by `make openapi`; do not edit.
 
 **Access.** The `ApiAuth` parameter of template.yaml chooses how every route is protected:
 `COGNITO` (the default) requires a token from the stack's user pool, `IAM` a SigV4
@@ -237,6 +237,8 @@ def _tag(path: str) -> str:
         return "customers (DynamoDB)"
     if path.startswith("/rds/"):
         return "customers (RDS MySQL)"
+    if path.startswith("/aurora/"):
+        return "customers (Aurora, Data API)"
     if path.endswith("/events"):
         return "customer events"
     return path.strip("/").split("/")[0]
@@ -256,7 +258,7 @@ def _responses(method: str, path: str, operation: dict[str, Any]) -> dict[str, A
     errors = set(outcome.errors) | {500, *GATEWAY_ERRORS}
     if "requestBody" in operation:
         errors |= set(BODY_GATEWAY_ERRORS)
-    if path.startswith("/rds/"):
+    if path.startswith(("/rds/", "/aurora/")):
         errors.add(503)
     responses = {str(outcome.status): success}
     for status in sorted(errors):

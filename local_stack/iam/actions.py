@@ -5,9 +5,9 @@ Covered: every operation the stack's functions and the local event-source poller
 and their close relatives (DynamoDB items, indexes, batches, transactions and streams; SQS
 incl. batches and redrive; SNS Publish/PublishBatch; S3 objects and buckets, presigned
 GET and POST; Secrets Manager by name or (partial) ARN; SSM parameters; KMS; SES SendEmail;
-STS GetCallerIdentity; Lambda Invoke). Anything else raises `NoLocalRule`, which the gate
-turns into a denial that names the gap: authorizing what this module cannot model would
-make local green mean nothing.
+STS GetCallerIdentity; Lambda Invoke; the RDS Data API). Anything else raises `NoLocalRule`,
+which the gate turns into a denial that names the gap: authorizing what this module cannot
+model would make local green mean nothing.
 
 Actions and resource types follow the Service Authorization Reference
 (https://docs.aws.amazon.com/service-authorization/latest/reference/): a batch API is
@@ -39,6 +39,12 @@ and the service's encryption context), when the resource uses a customer-managed
   kms:Decrypt as well (aws/aws-cdk#22796). Locally every call is checked, not only the
   ones after a cache miss, so a missing grant fails at once rather than five minutes in.
 - SSM GetParameter(s) WithDecryption of a SecureString parameter: kms:Decrypt.
+
+RDS Data API (Aurora User Guide, "Authorizing access to RDS Data API"): each operation is its
+own action (rds-data:ExecuteStatement, ...) on the cluster ARN of `resourceArn`, and the
+Data API reads `secretArn` with the caller's credentials, so the caller also needs
+secretsmanager:GetSecretValue on that secret, and kms:Decrypt through Secrets Manager when a
+customer-managed key encrypts it.
 """
 
 import email.utils
@@ -731,3 +737,29 @@ def _lambda(
     if params.get("Qualifier"):
         name = f"{name}:{params['Qualifier']}"
     return [Requirement(actions[op], name)]
+
+
+_RDS_DATA_OPS = {
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "BeginTransaction",
+    "CommitTransaction",
+    "RollbackTransaction",
+}
+
+
+@rule("rds-data")
+def _rds_data(
+    mapper: ActionMapper, op: str, params: dict[str, Any], request: ParsedRequest
+) -> list[Requirement]:
+    if op not in _RDS_DATA_OPS:
+        raise NoLocalRule("rds-data", op)
+    cluster = _one(params, "resourceArn")
+    secret = {"SecretId": _one(params, "secretArn")}
+    read = _secretsmanager(mapper, "GetSecretValue", secret, request)
+    # the secret read is the Data API's, with the caller's permissions: implicit in the call
+    implicit = [
+        r if r.via is not None else Requirement(r.action, r.resource, r.context, via="rds-data")
+        for r in read
+    ]
+    return [Requirement(f"rds-data:{op}", cluster), *implicit]

@@ -266,9 +266,10 @@ class _Reader:
             raise TemplateError(f"{logical_id} is not an AWS::IAM::Role of the template")
         props = resource.get("Properties", {})
         policies: list[Policy] = []
-        for inline in props.get("Policies", []):
-            name = str(self.value(inline["PolicyName"]))
-            policies.append(Policy.parse(self.value(inline["PolicyDocument"]), logical_id, name))
+        # resolved as a whole: an entry may be an Fn::If (a policy of an optional resource)
+        for inline in self.value(props.get("Policies", [])):
+            name = str(inline["PolicyName"])
+            policies.append(Policy.parse(inline["PolicyDocument"], logical_id, name))
         for arn in self.value(props.get("ManagedPolicyArns", [])):
             policies.append(managed_policy(str(arn), logical_id))
         # AWS::IAM::Policy resources attached to the role (a grant that cannot live inside

@@ -57,6 +57,7 @@ SERVICES: dict[str, tuple[str, str | None, str]] = {
     "cloudformation": ("cloudformation", None, "query"),
     "apigateway": ("apigateway", None, "rest-json"),
     "cognito-idp": ("cognito-idp", "AWSCognitoIdentityProviderService", "json"),
+    "rds-data": ("rds-data", None, "rest-json"),
     "iam": ("iam", None, "query"),
 }
 

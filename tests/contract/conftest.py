@@ -9,7 +9,7 @@ import pytest
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient
 
-BACKENDS = ["dynamodb", "rds", "django"]
+BACKENDS = ["dynamodb", "rds", "aurora", "django"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -267,6 +267,55 @@ def test_ses_send_email_from_address_and_identity():
     assert found[0].context["ses:Recipients"] == ["a@x.org", "b@y.org"]
 
 
+# -- RDS Data API ----------------------------------------------------------------------------
+
+CLUSTER = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:customers"
+DATA_API_CALLS: list[tuple[str, Any]] = [
+    (
+        "rds-data:ExecuteStatement",
+        lambda c: c.execute_statement(resourceArn=CLUSTER, secretArn=SECRET, sql="SELECT 1"),
+    ),
+    (
+        "rds-data:BatchExecuteStatement",
+        lambda c: c.batch_execute_statement(
+            resourceArn=CLUSTER, secretArn=SECRET, sql="SELECT 1", parameterSets=[[]]
+        ),
+    ),
+    (
+        "rds-data:BeginTransaction",
+        lambda c: c.begin_transaction(resourceArn=CLUSTER, secretArn=SECRET),
+    ),
+    (
+        "rds-data:CommitTransaction",
+        lambda c: c.commit_transaction(resourceArn=CLUSTER, secretArn=SECRET, transactionId="t"),
+    ),
+    (
+        "rds-data:RollbackTransaction",
+        lambda c: c.rollback_transaction(resourceArn=CLUSTER, secretArn=SECRET, transactionId="t"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("action", "call"), DATA_API_CALLS)
+def test_data_api_calls_need_their_action_on_the_cluster_and_the_callers_secret_read(
+    action: str, call: Any
+):
+    """Aurora User Guide, "Authorizing access to RDS Data API": the action on the cluster,
+    and the caller's GetSecretValue on the secret (kms:Decrypt through Secrets Manager for a
+    customer-managed key), which the Data API reads with the caller's credentials.
+    Mutation caught: the secret requirement dropped (a role without GetSecretValue on the
+    secret would pass locally and fail in AWS)."""
+    found = requirements("rds-data", call)
+
+    assert pairs(found) == [
+        (action, CLUSTER),
+        ("secretsmanager:GetSecretValue", SECRET),
+        ("kms:Decrypt", KEY),
+    ]
+    assert via(found, "rds-data") == ["secretsmanager:GetSecretValue"]
+    assert found[2].context["kms:ViaService"] == f"secretsmanager.{REGION}.amazonaws.com"
+
+
 def test_get_caller_identity_needs_no_permission():
     assert requirements("sts", lambda c: c.get_caller_identity()) == []
 
@@ -372,6 +421,7 @@ SCENARIOS: list[tuple[str, Any]] = [
         ),
     ),
     ("lambda", lambda c: c.invoke(FunctionName="f")),
+    *(("rds-data", call) for _, call in DATA_API_CALLS),
 ]
 
 

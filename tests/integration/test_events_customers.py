@@ -1,6 +1,6 @@
-"""Every sample event in events/customers_{dynamodb,rds,django}/ goes through its handler, the
-way `sam local invoke -e` would send it, and gets the status it exists to show. One table of
-expectations serves every backend: the folders hold the same cases."""
+"""Every sample event in events/customers_{dynamodb,rds,aurora,django}/ goes through its
+handler, the way `sam local invoke -e` would send it, and gets the status it exists to show.
+One table of expectations serves every backend: the folders hold the same cases."""
 
 import json
 from collections.abc import Callable
@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from customer_platform import aws
+from customer_platform.customers.data_api import DataApiCustomerRepository
 from customer_platform.customers.dynamodb import DynamoDBCustomerRepository
 from customer_platform.customers.models import Customer
 from customer_platform.customers.mysql import MySQLCustomerRepository
 from customer_platform.customers.repository import CustomerRepository
+from customer_platform.data_api import DataApi
 from customer_platform.database import Credentials
 from local_stack.stack import LocalStack
 from tests.support.mysql import database_for, secret_document
@@ -38,6 +40,7 @@ EXPECTED_STATUS = {
 FUNCTIONS = {
     "dynamodb": "CustomersDynamoDBFunction",
     "rds": "CustomersRdsFunction",
+    "aurora": "CustomersAuroraFunction",
     "django": "CustomersDjangoFunction",
 }
 
@@ -55,9 +58,17 @@ def rds_repository(stack: LocalStack) -> CustomerRepository:
     return MySQLCustomerRepository(database_for(Credentials.from_secret(secret)))
 
 
+def aurora_repository(stack: LocalStack) -> CustomerRepository:
+    aws.reset_clients()
+    env = stack.function(FUNCTIONS["aurora"]).config.variables
+    api = DataApi(env["AURORA_CLUSTER_ARN"], env["AURORA_SECRET_ARN"], env["AURORA_DATABASE_NAME"])
+    return DataApiCustomerRepository(api)
+
+
 REPOSITORIES: dict[str, Callable[[LocalStack], CustomerRepository]] = {
     "dynamodb": dynamodb_repository,
     "rds": rds_repository,
+    "aurora": aurora_repository,
     "django": rds_repository,  # the same table, seeded through the RDS backend's repository
 }
 

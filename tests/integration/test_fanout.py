@@ -52,13 +52,15 @@ def peek(stack: LocalStack, output: str) -> list[dict[str, Any]]:
 
 
 RELAY = "OutboxRelayFunction"
-BACKENDS = ["dynamodb", "rds", "django"]
+AURORA, AURORA_RELAY = "CustomersAuroraFunction", "AuroraOutboxRelayFunction"
+BACKENDS = ["dynamodb", "rds", "aurora", "django"]
 
 
 def run_stream(stack: LocalStack, rounds: int = 1) -> None:
-    """Publish what changed: the DynamoDB stream's publisher and the MySQL outbox relay."""
+    """Publish what changed: the DynamoDB stream's publisher, the MySQL outbox relay, and the
+    Aurora outbox's sweep (an Aurora write publishes its own events unless SNS refused)."""
     for _ in range(rounds):
-        for name in (PUBLISHER, RELAY):
+        for name in (PUBLISHER, RELAY, AURORA_RELAY):
             for mapping in stack.event_sources.for_function(name):
                 mapping.poll()
 
@@ -230,7 +232,7 @@ def sns_outage(fanout: LocalStack) -> Iterator[Callable[[], None]]:
     the test calls the function it is given: the outage is over."""
     faults = [
         fanout.inject_fault(name, "sns:Publish", "ServiceUnavailable", status=503, count=10_000)
-        for name in (PUBLISHER, RELAY)
+        for name in (PUBLISHER, RELAY, AURORA, AURORA_RELAY)
     ]
 
     def end() -> None:

@@ -152,7 +152,7 @@ def assert_documented(method: str, path: str, status: int, body: Any) -> None:
     Draft202012Validator(schema).validate(body)
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora", "django"])
 def test_customer_responses_have_the_documented_shapes(stack: LocalStack, backend: str):
     api = stack.api
     base = f"/{backend}/customers"

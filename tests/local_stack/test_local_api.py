@@ -145,7 +145,7 @@ def test_outputs_name_the_api_and_the_aws_endpoint(local_api: dict[str, Any]):
     assert json.loads((stack_folder(local_api) / "outputs.json").read_text()) == outputs
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora", "django"])
 def test_the_customers_contract_holds_over_http(local_api: dict[str, Any], backend: str):
     base = local_api["outputs"]["ApiUrl"]
     path = f"/{backend}/customers"
@@ -161,7 +161,7 @@ def test_the_customers_contract_holds_over_http(local_api: dict[str, Any], backe
     assert call(base, "DELETE", f"{path}/{created['id']}") == (204, None)
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora"])
 def test_the_events_endpoint_fills_up_while_the_stack_runs(local_api: dict[str, Any], backend: str):
     base = local_api["outputs"]["ApiUrl"]
     path = f"/{backend}/customers"

@@ -1,4 +1,4 @@
-"""Property: whatever a client sends to the customers API, on either backend, it never gets
+"""Property: whatever a client sends to the customers API, on any backend, it never gets
 a 5xx, and every error carries a JSON `message`."""
 
 import json
@@ -41,7 +41,7 @@ queries = st.dictionaries(
 methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora", "django"])
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(method=methods, suffix=suffixes, query=queries, body=bodies)
 def test_no_request_makes_the_api_fail(

@@ -92,7 +92,7 @@ document_bodies = st.fixed_dictionaries(
 )
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora", "django"])
 def test_a_lone_surrogate_is_refused_as_the_clients_error(stack: LocalStack, backend: str):
     """Catches: a name that is not Unicode text reaching the store (a 500 from pymysql's
     or botocore's encoder) instead of the client's 422."""
@@ -111,7 +111,7 @@ def test_the_document_declares_the_bodies_these_tests_draw():
     assert set(DOCUMENT_INPUT["required"]) == {"filename", "contentType"}
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora", "django"])
 def test_a_customer_the_schema_allows_is_created(stack: LocalStack, backend: str):
     customers = CustomersClient(stack.api, backend)
 
@@ -129,7 +129,7 @@ def test_a_customer_the_schema_allows_is_created(stack: LocalStack, backend: str
     create()
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora", "django"])
 def test_an_update_the_schema_allows_is_applied(stack: LocalStack, backend: str):
     customers = CustomersClient(stack.api, backend)
     target = customers.create()
@@ -164,7 +164,9 @@ def test_a_document_the_schema_allows_gets_an_upload_slot(stack: LocalStack):
     create()
 
 
-@pytest.mark.parametrize("path", ["/dynamodb/customers", "/rds/customers", "/documents"])
+@pytest.mark.parametrize(
+    "path", ["/dynamodb/customers", "/rds/customers", "/aurora/customers", "/documents"]
+)
 def test_a_page_size_the_schema_allows_is_served(stack: LocalStack, path: str):
     schema = query_schema(path, "limit")
 

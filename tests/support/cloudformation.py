@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from local_stack.template import SamTemplate, load_template
+from tests.support.parameters import BASE
 from tools.connection_budget import samconfig_parameters
 
 API_AUTH_MODES = ("COGNITO", "IAM", "NONE")
@@ -61,8 +62,14 @@ def parameters_of(name: str, mode: str) -> dict[str, str]:
     return PARAMETER_SETS[name] | {"ApiAuth": mode}
 
 
-@cache
 def deployed(**parameters: str) -> SamTemplate:
+    """The template transformed with `parameters` on top of the current test's setting
+    (tests.support.parameters.BASE: the optional Aurora backend on or off)."""
+    return _deployed(**(BASE | parameters))
+
+
+@cache
+def _deployed(**parameters: str) -> SamTemplate:
     return load_template(parameters=parameters)
 
 
@@ -79,7 +86,7 @@ def of_type(template: SamTemplate, resource_type: str) -> dict[str, dict[str, An
 
 
 def values_of(template: SamTemplate, parameters: dict[str, str]) -> dict[str, str]:
-    return template.parameter_defaults() | parameters
+    return template.parameter_defaults() | BASE | parameters
 
 
 def _operand(node: Any, values: dict[str, str]) -> str:

@@ -16,7 +16,7 @@ def unique_email(tag: str = "c") -> str:
 @dataclass
 class CustomersClient:
     api: LocalApi
-    backend: str  # "dynamodb" or "rds"
+    backend: str  # "dynamodb", "rds" or "aurora"
     headers: dict[str, str] | None = None  # e.g. the Authorization of a signed-in user
 
     @property

@@ -25,6 +25,7 @@ from local_stack.template import (
     load_yaml,
     resolve_language_extensions,
 )
+from tests.support.parameters import BASE, with_and_without_aurora  # noqa: F401
 from tools import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +44,14 @@ METHODS = {
 AUTHORIZER = {"COGNITO": "CognitoUserPool", "IAM": "AWS_IAM", "NONE": None}
 
 
-@cache
 def deployed(mode: str | None) -> SamTemplate:
     """template.yaml as CloudFormation deploys it with ApiAuth=mode (None: the default)."""
-    return load_template(parameters={} if mode is None else {"ApiAuth": mode})
+    return _deployed(mode, tuple(sorted(BASE.items())))
+
+
+@cache
+def _deployed(mode: str | None, base: tuple[tuple[str, str], ...]) -> SamTemplate:
+    return load_template(parameters=dict(base) | ({} if mode is None else {"ApiAuth": mode}))
 
 
 def rest_api_body(template: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +239,7 @@ def test_the_stage_throttles_every_method_with_the_parameters():
 # -- request validation at the edge ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "rds", "django"])
+@pytest.mark.parametrize("backend", ["dynamodb", "rds", "aurora", "django"])
 @pytest.mark.parametrize(("method", "suffix"), [("POST", ""), ("PUT", "/{id}")])
 def test_customer_bodies_are_validated_before_the_function_runs(backend, method, suffix):
     body = rest_api_body(deployed(None).transformed)

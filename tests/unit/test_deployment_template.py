@@ -32,6 +32,7 @@ from tests.support.cloudformation import (
     resources,
     values_of,
 )
+from tests.support.parameters import BASE, with_and_without_aurora  # noqa: F401
 from tools.connection_budget import samconfig_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,16 +114,19 @@ def test_every_scheduled_function_sends_failed_runs_to_an_alarmed_queue():
     """Mutation caught: removing a scheduled function's EventInvokeConfig, its queue's alarm,
     or its KMS permission through SQS (Lambda could not write to the encrypted queue)."""
     template = deployed()
+    made = created(template, {})
     scheduled = {
         function_of(s["Properties"]["Target"]["Arn"])
-        for s in of_type(template, "AWS::Scheduler::Schedule").values()
+        for logical_id, s in of_type(template, "AWS::Scheduler::Schedule").items()
+        if logical_id in made
     }
     configs = {
         c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
         for c in of_type(template, "AWS::Lambda::EventInvokeConfig").values()
     }
 
-    assert scheduled == {"PartnerFetcherFunction", "OutboxRelayFunction"}
+    aurora = {"AuroraOutboxRelayFunction"} if BASE.get("EnableAuroraBackend") == "true" else set()
+    assert scheduled == {"PartnerFetcherFunction", "OutboxRelayFunction"} | aurora
     for function in scheduled:
         # Given the function the scheduler invokes (asynchronously)
         destination = configs[function]["DestinationConfig"]["OnFailure"]["Destination"]

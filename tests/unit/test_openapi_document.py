@@ -150,7 +150,7 @@ def test_the_document_content_types_are_the_allow_list(generated: dict[str, Any]
 
 
 def test_every_list_declares_its_page_size_and_token_limits(generated: dict[str, Any]):
-    for path in ("/dynamodb/customers", "/rds/customers", "/documents"):
+    for path in ("/dynamodb/customers", "/rds/customers", "/aurora/customers", "/documents"):
         limit = parameter(generated, path, "get", "limit")
         token = parameter(generated, path, "get", "nextToken")
 

@@ -13,6 +13,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_rds_data import RDSDataServiceClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sesv2 import SESV2Client
@@ -33,6 +34,26 @@ CLIENT_CONFIG = Config(
 @cache
 def dynamodb() -> "DynamoDBClient":
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+# The RDS Data API (customer_platform.data_api), with the standard retry mode, which retries
+# what it knows as transient: throttling codes, HTTP 500/502/503/504
+# (InternalServerErrorException, ServiceUnavailableError, DatabaseUnavailableException) and
+# connection errors. It does not retry DatabaseResumingException, StatementTimeoutException
+# or an unknown transaction (HTTP 400/404, not modeled as retryable): data_api does, per
+# transaction rather than per call.
+# The read timeout: the Data API cancels a statement after 45 s, and AWS advises an SDK
+# timeout of at least a minute, so that a client never gives up on a statement that then
+# completes (Aurora User Guide, "Controlling Data API timeout behavior"). The migrations do
+# that. An API function cannot wait so long (API Gateway answers 504 after 29 s): it reads
+# with 10 s, far above a point query, and data_api's retries stay correct for a statement
+# that completed after all (a COMMIT is settled by looking for the change's outbox event).
+DATA_API_READ_TIMEOUT_S = 10.0
+
+
+@cache
+def rds_data(read_timeout: float = DATA_API_READ_TIMEOUT_S) -> "RDSDataServiceClient":
+    return boto3.client("rds-data", config=CLIENT_CONFIG.merge(Config(read_timeout=read_timeout)))
 
 
 @cache
@@ -99,6 +120,7 @@ def sts() -> "STSClient":
 def reset_clients() -> None:
     """Forget every cached client (tests switch endpoints and credentials between runs)."""
     dynamodb.cache_clear()
+    rds_data.cache_clear()
     secretsmanager.cache_clear()
     sns.cache_clear()
     sesv2.cache_clear()

@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from customer_platform.customers.models import Timestamp
 
 EventType = Literal["CustomerCreated", "CustomerUpdated", "CustomerDeleted"]
-Backend = Literal["dynamodb", "rds", "django"]
+Backend = Literal["dynamodb", "rds", "aurora", "django"]
 SCHEMA_VERSION: Literal[1] = 1
 
 

@@ -14,9 +14,13 @@ transaction:
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from customer_platform.customers.models import Customer
 from customer_platform.database import Database
@@ -32,9 +36,13 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sns.type_defs import PublishBatchRequestEntryTypeDef
 
+logger = Logger(child=True)
+metrics = Metrics()
+
 RELAY_BATCH = 100
 SNS_BATCH = 10  # PublishBatch takes at most ten entries
 KEEP_PUBLISHED = timedelta(days=7)
+DRAIN_TIME_RESERVE_MS = 5000  # a relay function stops starting batches this close to its timeout
 
 
 def _db_time(value: datetime) -> datetime:
@@ -64,8 +72,8 @@ def record_all(cursor: Any, changes: list[tuple[EventType, Customer]]) -> list[C
 
 
 def new_event(event_type: EventType, customer: Customer, backend: Backend = "rds") -> CustomerEvent:
-    """The event of a change to `customer` made through the `backend` API (the Django
-    backend writes it to this same table through its ORM)."""
+    """The event of a change to `customer` made through the `backend` API, with a new id (the
+    Django backend writes it to this same table through its ORM; the Data API outbox too)."""
     if event_type == "CustomerDeleted":
         now = datetime.now(UTC)
         occurred_at = at_least(
@@ -103,7 +111,8 @@ class RelayResult:
     pruned: int
 
 
-def _entry(row_id: int, event: CustomerEvent) -> "PublishBatchRequestEntryTypeDef":
+def sns_entry(row_id: int, event: CustomerEvent) -> "PublishBatchRequestEntryTypeDef":
+    """A PublishBatch entry; `eventType` and `backend` attributes for subscription filters."""
     return {
         "Id": str(row_id),
         "Message": event.to_json(),
@@ -112,6 +121,18 @@ def _entry(row_id: int, event: CustomerEvent) -> "PublishBatchRequestEntryTypeDe
             "backend": {"DataType": "String", "StringValue": event.backend},
         },
     }
+
+
+def publish(sns: "SNSClient", topic_arn: str, rows: list[tuple[int, CustomerEvent]]) -> list[int]:
+    """Publish (row id, event) pairs, ten per PublishBatch; the ids SNS accepted."""
+    published: list[int] = []
+    for start in range(0, len(rows), SNS_BATCH):
+        chunk = rows[start : start + SNS_BATCH]
+        response = sns.publish_batch(
+            TopicArn=topic_arn, PublishBatchRequestEntries=[sns_entry(i, e) for i, e in chunk]
+        )
+        published.extend(int(ok["Id"]) for ok in response.get("Successful", []))
+    return published
 
 
 def relay(database: Database, sns: "SNSClient", topic_arn: str) -> RelayResult:
@@ -127,13 +148,7 @@ def relay(database: Database, sns: "SNSClient", topic_arn: str) -> RelayResult:
             (row_id, CustomerEvent.model_validate_json(payload))
             for row_id, payload in cursor.fetchall()
         ]
-        published: list[int] = []
-        for start in range(0, len(rows), SNS_BATCH):
-            chunk = rows[start : start + SNS_BATCH]
-            response = sns.publish_batch(
-                TopicArn=topic_arn, PublishBatchRequestEntries=[_entry(i, e) for i, e in chunk]
-            )
-            published.extend(int(ok["Id"]) for ok in response.get("Successful", []))
+        published = publish(sns, topic_arn, rows)
         if published:
             ids = ", ".join(["%s"] * len(published))  # placeholders; the ids go as parameters
             stamp = "UPDATE customer_events_outbox SET published_at = UTC_TIMESTAMP(3)"
@@ -147,3 +162,28 @@ def relay(database: Database, sns: "SNSClient", topic_arn: str) -> RelayResult:
         )
 
     return database.run(work)
+
+
+def drain(relay_once: Callable[[], RelayResult], remaining_ms: Callable[[], int]) -> RelayResult:
+    """A relay function's run: batches until the outbox is empty, SNS refuses some, or the
+    function's time is nearly up (`remaining_ms`, Lambda's context). Anything left waits for
+    the next run. Counts OutboxEventsPublished (and OutboxPublishFailures). (The Aurora
+    sweep's loop; functions/outbox_relay still has its own copy of it.)"""
+    published = failed = pruned = 0
+    while remaining_ms() > DRAIN_TIME_RESERVE_MS:
+        result = relay_once()
+        published, failed, pruned = (
+            published + result.published,
+            failed + result.failed,
+            pruned + result.pruned,
+        )
+        if result.failed or result.published < RELAY_BATCH:
+            break  # drained, or SNS is refusing: the next run tries again
+    metrics.add_metric(name="OutboxEventsPublished", unit=MetricUnit.Count, value=published)
+    if failed:
+        metrics.add_metric(name="OutboxPublishFailures", unit=MetricUnit.Count, value=failed)
+        logger.warning(
+            "some events were not published; they stay in the outbox", extra={"failed": failed}
+        )
+    logger.info("outbox relayed", extra={"published": published})
+    return RelayResult(published=published, failed=failed, pruned=pruned)

@@ -9,7 +9,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from customer_platform.customers.models import ID_PATTERN
 from customer_platform.events.audit import AuditTrail
 
-BackendName = Annotated[Literal["dynamodb", "rds", "django"], Path(description="storage backend")]
+BackendName = Annotated[
+    Literal["dynamodb", "rds", "aurora", "django"], Path(description="storage backend")
+]
 CustomerId = Annotated[
     str,
     Path(

@@ -22,7 +22,7 @@ function (a CloudFormation custom resource), in the local stack, and in the test
 import hashlib
 import importlib.resources
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pymysql
@@ -38,7 +38,7 @@ _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 # One lock per database (a server may host several), named within MySQL's 64 characters.
 _LOCK_NAME = "CONCAT('schema_migrations:', MD5(DATABASE()))"
 
-_CREATE_TABLE = """
+SCHEMA_MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version CHAR(4) CHARACTER SET ascii NOT NULL,
   name VARCHAR(200) CHARACTER SET ascii NOT NULL,
@@ -113,11 +113,23 @@ def migrate(
 
 def applied_versions(database: Database) -> list[str]:
     def read(cursor: Cursor) -> list[str]:
-        cursor.execute(_CREATE_TABLE)
+        cursor.execute(SCHEMA_MIGRATIONS_TABLE)
         cursor.execute("SELECT version FROM schema_migrations ORDER BY version")
         return [row[0] for row in cursor.fetchall()]
 
     return database.run(read)
+
+
+def pending(todo: Sequence[Migration], applied: Mapping[str, str]) -> list[Migration]:
+    """The migrations of `todo` not yet applied (`applied`: version -> checksum), in order.
+    One that was applied and has changed since is an error, before anything runs."""
+    for migration in todo:
+        if migration.version in applied and applied[migration.version] != migration.checksum:
+            raise MigrationError(
+                f"migration {migration.version}_{migration.name} changed after it was "
+                "applied; add a new migration instead of editing an applied one"
+            )
+    return [migration for migration in todo if migration.version not in applied]
 
 
 def _apply(cursor: Cursor, todo: list[Migration], lock_timeout: int) -> list[str]:
@@ -126,18 +138,11 @@ def _apply(cursor: Cursor, todo: list[Migration], lock_timeout: int) -> list[str
     if locked != 1:
         raise MigrationError(f"another migration run held the lock for {lock_timeout} s")
     try:
-        cursor.execute(_CREATE_TABLE)
+        cursor.execute(SCHEMA_MIGRATIONS_TABLE)
         cursor.execute("SELECT version, checksum FROM schema_migrations")
         applied: dict[str, str] = dict(cursor.fetchall())
         done: list[str] = []
-        for migration in todo:
-            if migration.version in applied:
-                if applied[migration.version] != migration.checksum:
-                    raise MigrationError(
-                        f"migration {migration.version}_{migration.name} changed after it was "
-                        "applied; add a new migration instead of editing an applied one"
-                    )
-                continue
+        for migration in pending(todo, applied):
             logger.info("applying migration", extra={"version": migration.version})
             for statement in migration.statements():
                 cursor.execute(statement)

@@ -56,7 +56,8 @@ def alternating_users(username: str) -> tuple[str, str]:
     return base, clone
 
 
-def _identifier(name: str) -> str:
+def identifier(name: str) -> str:
+    """`name` backquoted, once checked to be a plain identifier (for GRANT and CREATE USER)."""
     if not _NAME.match(name):
         raise ApplicationUserError(f"not a plain identifier: {name!r}")
     return f"`{name}`"
@@ -82,7 +83,7 @@ def ensure(database: Database, user: Credentials) -> tuple[str, str]:
                 cursor.execute(
                     # constants and checked identifiers; the user name goes as a parameter
                     f"GRANT {', '.join(privileges)} "
-                    f"ON {_identifier(schema)}.{_identifier(table)} TO %s@'%%'",
+                    f"ON {identifier(schema)}.{identifier(table)} TO %s@'%%'",
                     (name,),
                 )
 
