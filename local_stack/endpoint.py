@@ -26,12 +26,13 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate, MotoFacts
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
 from local_stack.iam.policy import Policy
 from local_stack.iam.records import DecisionRecord
+from local_stack.sockets import LISTEN_BACKLOG
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
@@ -59,6 +60,13 @@ def iam_opt_out_warning() -> str:
         "checked and recorded, but denied calls go through: local green no longer means "
         "the deployed roles allow it."
     )
+
+
+class _EndpointServer(ThreadedWSGIServer):
+    """werkzeug's threaded server (what `make_server(threaded=True)` builds), listening
+    with the stack's backlog rather than whatever werkzeug's default is."""
+
+    request_queue_size = LISTEN_BACKLOG
 
 
 class AwsEndpoint:
@@ -103,9 +111,7 @@ class AwsEndpoint:
         self.gate.role_policies = self._roles.get
         self._listeners: list[Callable[[DecisionRecord], None]] = []
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server(
-            host, port, self.gate, threaded=True, request_handler=MotoRequestHandler
-        )
+        self._server = _EndpointServer(host, port, self.gate, handler=MotoRequestHandler)
         self._thread = Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
 
     @property

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +29,7 @@ from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 from local_stack.cli import messages_not_tracebacks
 from local_stack.endpoint import AwsEndpoint, administrator
 from local_stack.runtime import interpreter_note
+from local_stack.sockets import LocalHTTPServer
 from local_stack.stack import STATE_DIR, LocalStack
 
 OUTPUTS_FILE = STATE_DIR / "outputs.json"
@@ -128,14 +129,14 @@ class RunningStack:
     outputs: dict[str, Any]
 
 
-def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> ThreadingHTTPServer:
+def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> LocalHTTPServer:
+    """Serve `handler` on a thread; a burst of LISTEN_BACKLOG connects is queued, not reset."""
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = LocalHTTPServer((host, port), handler)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise PortInUse(port, host) from None
         raise
-    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
     return server
 
@@ -203,7 +204,7 @@ def running_stack(
             previous.unlink(missing_ok=True)
         decisions = DECISIONS_DIR / f"{record_as}-{os.getpid()}.jsonl"
     endpoint = AwsEndpoint(host=host, decisions=decisions).start()
-    servers: list[ThreadingHTTPServer] = []
+    servers: list[LocalHTTPServer] = []
     stack: LocalStack | None = None
     try:
         with administrator(endpoint):
