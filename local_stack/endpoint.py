@@ -28,6 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
+from local_stack.dynamodb import SerialisedDynamoDB
 from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate, MotoFacts
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
 from local_stack.iam.policy import Policy
@@ -86,7 +87,9 @@ class AwsEndpoint:
         instead of the stack's (which checks every function against its template role).
         `middleware` wraps moto behind the gate: it sees the calls the gate let through (the
         benchmark counts them there)."""
-        moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        # moto's DynamoDB cannot take concurrent calls; every other service stays concurrent
+        # (local_stack/dynamodb.py says why, and why one lock for the service).
+        moto: WsgiApp = SerialisedDynamoDB(DomainDispatcherApplication(create_backend_app))
         if middleware is not None:
             moto = middleware(moto)
         self.registry = CredentialRegistry()
