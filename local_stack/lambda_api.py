@@ -22,7 +22,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from local_stack.functions import FunctionError, Invocation, LocalFunction
+from local_stack.functions import FunctionError, Invocation, LocalFunction, Throttled
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _CONFIGURATION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/configuration/?$")
@@ -78,6 +78,15 @@ def handler_for(
             tail = self.headers.get("X-Amz-Log-Type") == "Tail"
             try:
                 invocation = function.invoke(event)
+            except Throttled as throttled:  # Lambda's 429: reserved concurrency in use
+                answer = json.dumps(throttled.payload).encode()
+                self.send_response(429)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("x-amzn-ErrorType", throttled.error_type)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                return
             except FunctionError as error:
                 self._reply(
                     json.dumps(error.error).encode(),
