@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.wsgi import get_input_stream
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 TOKEN_WINDOW_S = 600.0  # "A client request token is valid for 10 minutes"
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
@@ -108,8 +110,9 @@ class SerialisedDynamoDB:
         return _Answer(started[0], list(started[1]), body)
 
     def _transaction(self, environ: dict[str, Any]) -> _Answer:
-        raw = environ["wsgi.input"].read()
+        raw = get_input_stream(environ).read()  # its Content-Length, not to EOF
         environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
         try:
             params = json.loads(raw)
             token = params.get("ClientRequestToken") if isinstance(params, dict) else None

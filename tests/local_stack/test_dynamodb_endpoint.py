@@ -1,6 +1,7 @@
 """What the local AWS endpoint adds to moto's DynamoDB (local_stack/dynamodb.py): DynamoDB
 calls one at a time, other services beside them, and transactions idempotent by token."""
 
+import socket
 import threading
 import uuid
 from collections.abc import Iterable
@@ -158,3 +159,37 @@ def test_a_cancelled_transaction_is_not_kept_so_its_retry_runs_again(table):
 
     item = client.get_item(TableName=name, Key={"pk": {"S": "d"}}, ConsistentRead=True)["Item"]
     assert item["value"] == {"S": "mine"}
+
+
+def test_a_transaction_body_is_read_by_its_length_from_a_connection_that_stays_open():
+    """werkzeug hands the socket itself to the app when nothing in front has read the body
+    (moto's own server, no IAM check). Catches: the body read to end-of-file, which waits
+    for a keep-alive client to hang up (the call then never answers)."""
+    # Given a TransactWriteItems whose client keeps its connection open after the body
+    body = b'{"ClientRequestToken": "t-1", "TransactItems": []}'
+    client, server = socket.socketpair()
+    client.sendall(body)
+    seen: list[bytes] = []
+
+    def moto(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        seen.append(environ["wsgi.input"].read())
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    environ = {
+        "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.TransactWriteItems",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": server.makefile("rb"),
+    }
+
+    # When the wrapper passes it to moto
+    call = call_in_thread(SerialisedDynamoDB(moto), environ)
+    call.join(WAIT_S)
+    ended_while_open = not call.is_alive()
+    client.close()
+    call.join(WAIT_S)
+    server.close()
+
+    # Then the call ended without the client hanging up first, and moto got the body
+    assert ended_while_open
+    assert seen == [body]
