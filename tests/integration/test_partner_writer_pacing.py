@@ -23,12 +23,12 @@ import pytest
 
 from local_stack.endpoint import AwsEndpoint
 from local_stack.event_sources import SqsMapping
-from local_stack.mysql import ServerAddress, connect_with
+from local_stack.mysql import ServerAddress
 from local_stack.stack import LocalStack
 from local_stack.template import load_yaml
 from tests.conftest import deploy
-from tests.support.mysql import local_tls, secret_document
-from tests.support.polling import poll_until_idle, receive_all
+from tests.support.polling import poll_until_idle
+from tools.local_concurrency import dead_lettered, queue_rows, written
 
 WRITER = "PartnerWriterFunction"
 MESSAGES = 300  # one row each: 30 batches of 10, far more than 2 writers take at once
@@ -37,45 +37,6 @@ MESSAGES = 300  # one row each: 30 batches of 10, far more than 2 writers take a
 def writer_mapping(stack: LocalStack) -> SqsMapping:
     (mapping,) = [m for m in stack.event_sources.for_function(WRITER) if isinstance(m, SqsMapping)]
     return mapping
-
-
-def a_sync_run(stack: LocalStack) -> set[str]:
-    """MESSAGES healthy rows queued as the fetcher queues them; their partner ids."""
-    sqs = stack.cloud.client("sqs")
-    url = stack.outputs()["IngestQueueUrl"]
-    run = str(uuid.uuid4())
-    ids = {str(i) for i in range(1, MESSAGES + 1)}
-    bodies = [
-        json.dumps(
-            {
-                "run_id": run,
-                "rows": [{"id": i, "name": f"Partner {i}", "email": f"p{i}@example.org"}],
-            }
-        )
-        for i in sorted(ids, key=int)
-    ]
-    for start in range(0, len(bodies), 10):
-        sqs.send_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(n), "MessageBody": body}
-                for n, body in enumerate(bodies[start : start + 10])
-            ],
-        )
-    return ids
-
-
-def dead_lettered(stack: LocalStack) -> set[str]:
-    sqs = stack.cloud.client("sqs")
-    messages = receive_all(sqs, stack.outputs()["IngestDeadLetterQueueUrl"])
-    return {row["id"] for m in messages for row in json.loads(m["Body"])["rows"]}
-
-
-def written(stack: LocalStack) -> set[str]:
-    connection = connect_with(secret_document(stack), local_tls())
-    with connection, connection.cursor() as cursor:
-        cursor.execute("SELECT partner_id FROM customers WHERE partner_id IS NOT NULL")
-        return {str(row[0]) for row in cursor.fetchall()}
 
 
 def writer_complained(stack: LocalStack) -> list[str]:
@@ -109,7 +70,7 @@ def test_reserved_concurrency_without_maximum_concurrency_dead_letters_healthy_r
     function has room for (the old one ran one batch at a time, so the trap could not
     show), or throttled batches deleted or kept in flight instead of returned."""
     # Given a sync's worth of valid rows on the ingest queue
-    ids = a_sync_run(unpaced_stack)
+    ids = queue_rows(unpaced_stack, MESSAGES)
     mapping = writer_mapping(unpaced_stack)
 
     # When the mapping drains it
@@ -129,7 +90,7 @@ def test_maximum_concurrency_paces_the_mapping_and_nothing_reaches_the_dlq(
 ):
     """The template as deployed. Catches: ScalingConfig not read by the local poller, or
     set above the reserved concurrency (batches would be throttled)."""
-    ids = a_sync_run(fresh_stack)
+    ids = queue_rows(fresh_stack, MESSAGES)
     mapping = writer_mapping(fresh_stack)
 
     poll_until_idle(mapping, "the ingest queue to drain")

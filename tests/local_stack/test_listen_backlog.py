@@ -10,11 +10,8 @@ set to 5, on this 2-CPU machine: of 100 connects, 24 reset on the API, 12 on the
 API, 16 on the AWS endpoint, 10 on the partner feed, 1 through the TCP proxy).
 """
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from http.client import HTTPConnection
 
 import pytest
 
@@ -25,30 +22,7 @@ from local_stack.partner_feed import PartnerFeed
 from local_stack.server import _handler_for, _listen
 from local_stack.stack import LocalStack
 from local_stack.tcp_proxy import TcpProxy
-
-CLIENTS = 100
-
-
-def burst(port: int, path: str) -> Counter[str]:
-    """CLIENTS connections opened at the same moment, each sending one GET: how each ended
-    (an HTTP status, or the error that ended it)."""
-    start = threading.Barrier(CLIENTS)
-
-    def one(_: int) -> str:
-        connection = HTTPConnection("127.0.0.1", port, timeout=120)
-        start.wait()
-        try:
-            connection.request("GET", path, headers={"Connection": "close"})
-            response = connection.getresponse()
-            response.read()
-            return str(response.status)
-        except OSError as error:
-            return type(error).__name__
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        return Counter(pool.map(one, range(CLIENTS)))
+from tools.local_concurrency import CLIENTS, burst
 
 
 @pytest.fixture(scope="module")
