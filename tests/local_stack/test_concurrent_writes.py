@@ -48,6 +48,7 @@ RACES = 24  # emails raced for at once
 RACERS = 5  # clients per email
 WORKERS = 24  # client threads for the mixed load
 NEW, CHANGED = 60, 16  # emails created (each twice) and customers updated (and deleted)
+RDS_RESERVED = 1000  # above RACES * RACERS
 
 
 class Http:
@@ -72,11 +73,18 @@ class Http:
 @pytest.fixture(scope="module")
 def http(endpoint: AwsEndpoint, mysql_server: ServerAddress, function_logs: Path) -> Iterator[Http]:
     """A stack whose functions may run ENVIRONMENTS invocations at once, its API served on
-    a socket as `make api` serves it."""
+    a socket as `make api` serves it. The RDS function reserves more concurrency than the
+    races use (RDS_RESERVED): they are about the data, and past the default 30 Lambda
+    would throttle the rest (a 500 through API Gateway, test_throttling.py)."""
     saved = os.environ.get(CONCURRENCY)
     os.environ[CONCURRENCY] = str(ENVIRONMENTS)
     try:
-        stack = deploy(endpoint, function_logs, f"writes-{uuid.uuid4().hex[:8]}")
+        stack = deploy(
+            endpoint,
+            function_logs,
+            f"writes-{uuid.uuid4().hex[:8]}",
+            {"CustomersRdsMaxConcurrency": str(RDS_RESERVED)},
+        )
     finally:
         if saved is None:
             os.environ.pop(CONCURRENCY)
