@@ -3,7 +3,8 @@
 Routes come from the `Api` events of template.yaml's functions. A request becomes the proxy
 event API Gateway would send, the function's response becomes the HTTP response, and the
 edge behaves as API Gateway does: an unknown route is a 403 with a JSON `message`, a body
-over 10 MB a 413, a crashed or malformed integration a 502.
+over 10 MB a 413, a crashed or malformed integration a 502, a throttled function (its
+reserved concurrency in use) a 500.
 """
 
 import base64
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from local_stack.functions import FunctionError, LocalFunction
+from local_stack.functions import FunctionError, LocalFunction, Throttled
 from local_stack.template import SamTemplate
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit on a request
@@ -178,12 +179,8 @@ class LocalApi:
         self.invocations.append(route.function_id)
         try:
             invocation = function.invoke(event)
-        except FunctionError as error:
-            # A function error, a timeout or a crashed runtime: API Gateway answers 502 (its
-            # logs are in .local/logs/<LogicalId>.log and, under `make api`, on screen).
-            response = _gateway_error(502, "Internal server error", route.function_id)
-            response.logs = error.logs
-            return response
+        except (Throttled, FunctionError) as error:
+            return _integration_failure(error, route.function_id)
         return _proxy_response(invocation.result, route.function_id, invocation.logs)
 
     def _event(
@@ -253,6 +250,20 @@ def _gateway_error(status: int, message: str, function_id: str | None = None) ->
         body=json.dumps({"message": message}).encode(),
         function_id=function_id,
     )
+
+
+def _integration_failure(error: Throttled | FunctionError, function_id: str) -> ApiResponse:
+    """API Gateway's answer when the Lambda integration did not answer: a rejected invoke
+    (Lambda's 429, the function's reserved concurrency in use) is a 500, a failed one (a
+    function error, a timeout, a crashed runtime) a 502, both with {"message": "Internal
+    server error"} ("Handle Lambda errors with an API Gateway API", Lambda developer
+    guide). A failure's logs are in .local/logs/<LogicalId>.log and, under `make api`, on
+    screen."""
+    if isinstance(error, Throttled):
+        return _gateway_error(500, "Internal server error", function_id)
+    response = _gateway_error(502, "Internal server error", function_id)
+    response.logs = error.logs
+    return response
 
 
 def _proxy_response(result: Any, function_id: str, logs: str) -> ApiResponse:

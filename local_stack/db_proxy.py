@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from local_stack import mysql
+from local_stack.sockets import LISTEN_BACKLOG
 
 
 class Cloud(Protocol):
@@ -37,7 +38,7 @@ class Relay:
     def __post_init__(self) -> None:
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
+        self._listener.listen(LISTEN_BACKLOG)
         threading.Thread(target=self._accept, name="db-proxy", daemon=True).start()
 
     @property

@@ -27,13 +27,15 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from local_stack.data_api import DataApiService
+from local_stack.dynamodb import SerialisedDynamoDB
 from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate, MotoFacts
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
 from local_stack.iam.policy import Policy
 from local_stack.iam.records import DecisionRecord
+from local_stack.sockets import LISTEN_BACKLOG
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
@@ -63,6 +65,13 @@ def iam_opt_out_warning() -> str:
     )
 
 
+class _EndpointServer(ThreadedWSGIServer):
+    """werkzeug's threaded server (what `make_server(threaded=True)` builds), listening
+    with the stack's backlog rather than whatever werkzeug's default is."""
+
+    request_queue_size = LISTEN_BACKLOG
+
+
 class AwsEndpoint:
     """moto's server app behind the IAM gate, on a free 127.0.0.1 port."""
 
@@ -80,7 +89,9 @@ class AwsEndpoint:
         instead of the stack's (which checks every function against its template role).
         `middleware` wraps moto (and the Data API) behind the gate: it sees the calls the
         gate let through (the benchmark counts them there)."""
-        moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        # moto's DynamoDB cannot take concurrent calls; every other service stays concurrent
+        # (local_stack/dynamodb.py says why, and why one lock for the service).
+        moto: WsgiApp = SerialisedDynamoDB(DomainDispatcherApplication(create_backend_app))
         # The RDS Data API over the local MySQL (local_stack.data_api); moto's own rds-data
         # only returns canned results.
         moto = DataApiService(moto, account=ACCOUNT, region=REGION)
@@ -109,9 +120,7 @@ class AwsEndpoint:
         self.gate.role_policies = self._roles.get
         self._listeners: list[Callable[[DecisionRecord], None]] = []
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server(
-            host, port, self.gate, threaded=True, request_handler=MotoRequestHandler
-        )
+        self._server = _EndpointServer(host, port, self.gate, handler=MotoRequestHandler)
         self._thread = Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
 
     @property

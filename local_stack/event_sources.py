@@ -6,9 +6,12 @@ Lambda's pollers are not something moto runs, so this module does what they do, 
 * SQS: receive up to BatchSize messages, invoke with the Lambda SQS event, delete what
   succeeded; with `ReportBatchItemFailures` only the reported messages stay on the queue
   (a raised error fails the whole batch). A message that keeps failing is moved to the
-  DLQ by the queue's own redrive policy after maxReceiveCount receives. One deviation,
-  for speed: a failed message becomes visible again at once, not after the visibility
-  timeout.
+  DLQ by the queue's own redrive policy after maxReceiveCount receives. Batches run side
+  by side as Lambda's pollers run them (five at first, more while the queue stays full,
+  never more than ScalingConfig.MaximumConcurrency); one past the function's reserved
+  concurrency is throttled and its receive counts like a failure's. One deviation, for
+  speed: a failed or throttled message becomes visible again at once, not after the
+  visibility timeout.
 * DynamoDB streams: read each shard from the trim horizon in order, invoke with the
   Lambda stream event; a reported failure retries the batch from that record, up to
   MaximumRetryAttempts, then the batch's coordinates go to the on-failure destination.
@@ -23,6 +26,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -32,7 +36,7 @@ from moto.events.models import EventPattern
 
 from local_stack import s3
 from local_stack.cloud import LocalCloud
-from local_stack.functions import FunctionError, LocalFunction
+from local_stack.functions import Admission, FunctionError, LocalFunction, Throttled
 from local_stack.iam import Deliveries
 
 
@@ -54,30 +58,85 @@ def _failed_ids(result: Any) -> set[str]:
     return {str(failure["itemIdentifier"]) for failure in failures}
 
 
+# Lambda's SQS poller ("Configuring scaling behavior for SQS event source mappings", Lambda
+# developer guide): five batches at once at first, more while messages remain (up to 300 a
+# minute, 1,000 at most), or never more than the mapping's ScalingConfig.MaximumConcurrency.
+INITIAL_SQS_BATCHES = 5
+SQS_SCALE_STEP = 5  # batches added per round that found the queue still full (time compressed)
+MAX_SQS_BATCHES = 1000
+
+
 @dataclass
 class SqsMapping:
+    """An SQS event source mapping. Each `poll()` is one round of Lambda's pollers: up to
+    `concurrency` batches received, each invoked at once on a thread of its own. A mapping
+    does not know the function's reserved concurrency (the Knowledge Center's
+    "lambda-sqs-scaling"): a batch past it is throttled and goes back to the queue, and its
+    receive counts toward the queue's maxReceiveCount like a failed one. MaximumConcurrency
+    is what paces a mapping: its rounds never run more batches than that."""
+
     function: LocalFunction
     queue_arn: str
     queue_url: str
     batch_size: int
     report_failures: bool
     cloud: LocalCloud
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency
+    throttled: int = 0  # batches Lambda refused to invoke, so far (its Throttles metric)
+    _batches: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self._batches = self._initial
+
+    @property
+    def _initial(self) -> int:
+        return min(INITIAL_SQS_BATCHES, self.maximum_concurrency or MAX_SQS_BATCHES)
+
+    @property
+    def concurrency(self) -> int:
+        """How many batches the next round may run at once."""
+        return self._batches
 
     def poll(self) -> int:
-        """One receive-invoke-delete round; the number of messages handled."""
+        """One round: receive up to `concurrency` batches, invoke them side by side, delete
+        what succeeded; the number of messages received."""
         sqs = self.cloud.client("sqs", self.function.credentials)  # Lambda polls as the role
-        received = sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(self.batch_size, 10),
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not received:
-            return 0
+        batches: list[list[dict[str, Any]]] = []
+        while len(batches) < self._batches:
+            received = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(self.batch_size, 10),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not received:
+                break
+            batches.append(received)
+        full = len(batches) == self._batches
+        ceiling = self.maximum_concurrency or MAX_SQS_BATCHES
+        self._batches = min(self._batches + SQS_SCALE_STEP, ceiling) if full else self._initial
+        # Every poller invokes at the same moment: each batch takes its place in the
+        # reserved concurrency before any runs, so which are throttled does not depend on
+        # how fast the threads start.
+        admitted: list[tuple[list[dict[str, Any]], Admission]] = []
+        for batch in batches:
+            try:
+                admitted.append((batch, self.function.admit()))
+            except Throttled:
+                self.throttled += 1
+                self._retry_later(batch)
+        if admitted:
+            with ThreadPoolExecutor(len(admitted)) as pool:
+                list(pool.map(lambda job: self._deliver(*job), admitted))
+        return sum(len(batch) for batch in batches)
+
+    def _deliver(self, received: list[dict[str, Any]], admission: Admission) -> None:
+        """Invoke with one batch; delete what succeeded, leave the rest for redelivery."""
+        sqs = self.cloud.client("sqs", self.function.credentials)
         event = {"Records": [self._record(message) for message in received]}
         try:
-            failed = _failed_ids(self.function.invoke(event).result)
+            failed = _failed_ids(self.function.invoke(event, admission=admission).result)
             if not self.report_failures:
                 failed = set()
         except Exception:  # noqa: BLE001 - a raised error fails the whole batch, as in Lambda
@@ -90,16 +149,19 @@ class SqsMapping:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
                 ],
             )
-        for message in received:
-            if message["MessageId"] in failed:
-                # A local shortcut Lambda does not take (it waits out the visibility
-                # timeout), so it is made as the administrator, not with the role.
-                self.cloud.client("sqs").change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=0,
-                )
-        return len(received)
+        self._retry_later([m for m in received if m["MessageId"] in failed])
+
+    def _retry_later(self, messages: list[dict[str, Any]]) -> None:
+        """Messages of a failed or throttled batch, visible again for the next receive
+        (which counts toward maxReceiveCount). A local shortcut Lambda does not take (it
+        waits out the visibility timeout), so it is made as the administrator, not with
+        the role."""
+        for message in messages:
+            self.cloud.client("sqs").change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=0,
+            )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {
@@ -281,7 +343,8 @@ class ScheduleMapping:
                 print(f"schedule {self.name} did not run: {decision.reason}", file=sys.stderr)
                 self._dead_letter(event, decision.reason)
                 raise PermissionError(decision.reason)
-        invocation = self.function.invoke(event, quiet=quiet)
+        # asynchronous: past the reserved concurrency, Lambda's queue holds the event
+        invocation = self.function.invoke(event, quiet=quiet, wait=True)
         if quiet and (_moved(invocation.result) or _noteworthy(invocation.logs)):
             self.function.show(invocation)
         return invocation.result
@@ -449,6 +512,7 @@ class EventSources:
                             report_failures="ReportBatchItemFailures"
                             in props.get("FunctionResponseTypes", []),
                             cloud=cloud,
+                            maximum_concurrency=_maximum_concurrency(cloud, props),
                         )
                     )
                 elif event.get("Type") == "DynamoDB":
@@ -611,6 +675,12 @@ def _async_config(cloud: LocalCloud, logical_id: str) -> dict[str, Any]:
                 "on_failure_url": _queue_url(cloud, arn) if arn else None,
             }
     return {}
+
+
+def _maximum_concurrency(cloud: LocalCloud, props: dict[str, Any]) -> int | None:
+    """An SQS event's ScalingConfig.MaximumConcurrency, resolved (it may be a !Ref)."""
+    maximum = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    return None if maximum is None else int(cloud.resolve(maximum))
 
 
 def _queue_url(cloud: LocalCloud, arn: str) -> str:

@@ -3,17 +3,18 @@
 Each invocation runs in one of the function's execution environments (local_stack.runtime):
 its own process under the Lambda Runtime Interface Emulator, its own environment variables
 and credentials, its template timeout and concurrency. A failed invocation raises
-`FunctionError` with Lambda's error payload and the logs the function wrote.
+`FunctionError` with Lambda's error payload and the logs the function wrote; one past the
+function's reserved concurrency raises `Throttled` (nothing ran).
 """
 
 from typing import Any
 
 from local_stack.runtime import FunctionPool
 from local_stack.runtime.environment import Credentials, FunctionConfig
-from local_stack.runtime.pool import FunctionError, Invocation
+from local_stack.runtime.pool import Admission, FunctionError, Invocation, Throttled
 from local_stack.template import FunctionSource
 
-__all__ = ["FunctionError", "Invocation", "LocalFunction"]
+__all__ = ["Admission", "FunctionError", "Invocation", "LocalFunction", "Throttled"]
 
 
 class LocalFunction:
@@ -50,10 +51,25 @@ class LocalFunction:
         """Every variable the function's processes start with."""
         return dict(self.pool.spec.environment)
 
-    def invoke(self, event: Any, *, quiet: bool = False) -> Invocation:
-        """Invoke synchronously (RequestResponse), as API Gateway and the pollers do; with
-        `quiet`, its log reaches the terminal only if it fails (or is `show`n)."""
-        return self.pool.invoke(event, quiet=quiet)
+    def invoke(
+        self,
+        event: Any,
+        *,
+        quiet: bool = False,
+        wait: bool = False,
+        admission: Admission | None = None,
+    ) -> Invocation:
+        """Invoke synchronously (RequestResponse), as API Gateway and the pollers do:
+        `Throttled` past the reserved concurrency, unless `wait` (an asynchronous
+        invocation, which Lambda's queue holds until the function has room) or the caller
+        was admitted already (`admission`, from `admit`). With `quiet`, its log reaches the
+        terminal only if it fails (or is `show`n)."""
+        return self.pool.invoke(event, quiet=quiet, wait=wait, admission=admission)
+
+    def admit(self) -> Admission:
+        """One invocation's place in the reserved concurrency, taken now (`Throttled` if
+        there is none): what a poller does for each batch before it invokes."""
+        return self.pool.admit()
 
     def show(self, invocation: Invocation) -> None:
         """A quiet invocation's log, on the terminal after all."""

@@ -58,7 +58,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from local_stack.endpoint import ADMIN_ACCESS_KEY_ID, ADMIN_CREDENTIALS, REGION
-from local_stack.functions import FunctionError, Invocation, LocalFunction
+from local_stack.functions import FunctionError, Invocation, LocalFunction, Throttled
 from local_stack.iam import Requirement
 from local_stack.iam.records import DecisionRecord
 from local_stack.iam.requests import RawRequest, RequestParser, UnreadableRequest
@@ -556,6 +556,10 @@ class LambdaApi:
         """One synchronous invocation and Lambda's answer to each way it can end."""
         try:
             invocation = target.function.invoke(event)
+        except Throttled as throttled:  # reserved concurrency in use: nothing ran
+            raise LambdaError(
+                429, throttled.error_type, "Rate Exceeded.", Reason=throttled.reason
+            ) from None
         except FunctionError as failed:
             return _invocation_response(target, failed.error, failed.logs, tail, failed=True)
         return _invocation_response(target, invocation.result, invocation.logs, tail)

@@ -126,7 +126,8 @@ class AsyncInvoker:
                 break
             attempts += 1
             try:
-                invocation = event.function.invoke(event.payload)
+                # Lambda's queue holds a throttled event and tries again: it waits here
+                invocation = event.function.invoke(event.payload, wait=True)
             except FunctionError as error:
                 if self._stopping.is_set():
                     return  # the stack stopped the environment under it: not a failure

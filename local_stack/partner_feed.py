@@ -11,9 +11,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local_stack.sockets import LocalHTTPServer
 
 
 @dataclass
@@ -28,7 +30,7 @@ class PartnerFeed:
     rows: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[str] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
+    _server: LocalHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -83,8 +85,7 @@ class PartnerFeed:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from socketserver import BaseServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +30,7 @@ from local_stack.cli import messages_not_tracebacks
 from local_stack.endpoint import AwsEndpoint, administrator
 from local_stack.running import OUTPUTS_FILE, StackFolder
 from local_stack.runtime import interpreter_note
+from local_stack.sockets import LocalHTTPServer
 from local_stack.stack import STATE_DIR, LocalStack
 
 __all__ = ["OUTPUTS_FILE", "RunningStack", "running_stack"]
@@ -129,14 +130,14 @@ class RunningStack:
     folder: StackFolder  # its state: outputs, MySQL CA, logs (local_stack.running)
 
 
-def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> ThreadingHTTPServer:
+def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> LocalHTTPServer:
+    """Serve `handler` on a thread; a burst of LISTEN_BACKLOG connects is queued, not reset."""
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = LocalHTTPServer((host, port), handler)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise PortInUse(port, host) from None
         raise
-    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
     return server
 

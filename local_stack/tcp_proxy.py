@@ -32,6 +32,8 @@ import threading
 import time
 from enum import Enum
 
+from local_stack.sockets import LISTEN_BACKLOG
+
 CHUNK = 65536
 UPSTREAM_CONNECT_TIMEOUT = 5.0
 
@@ -63,7 +65,7 @@ class TcpProxy:
         self._held: list[socket.socket] = []  # a full accept queue (handshake=False)
         self._listener: socket.socket | None = None
         self.port = 0
-        self._listen(backlog=64)
+        self._listen(backlog=LISTEN_BACKLOG)
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -101,7 +103,7 @@ class TcpProxy:
                 self._fill_accept_queue()
             elif self._listener is None or self._held:
                 self._close_listener()
-                self._listen(backlog=64)
+                self._listen(backlog=LISTEN_BACKLOG)
             self._state.notify_all()
 
     def restore(self) -> None:
@@ -112,7 +114,7 @@ class TcpProxy:
             self._mode = Mode.FORWARDING
             if self._listener is None or self._held:
                 self._close_listener()
-                self._listen(backlog=64)
+                self._listen(backlog=LISTEN_BACKLOG)
             self._state.notify_all()
 
     def close(self) -> None:

@@ -1,9 +1,11 @@
 """Partner rows from the ingest queue -> MySQL, inside the VPC, one transaction per message.
 
-Reserved concurrency (a template parameter) caps how many writers hit the database at
-once: the queue absorbs the burst, the database sees a steady trickle. A message whose
-transaction fails is reported (partial batch response) and retried, then dead-lettered; a
-row refused for its email is counted and logged, and its neighbours are written.
+The queue's mapping runs at most PartnerWriterConcurrency batches at once (ScalingConfig:
+MaximumConcurrency; reserved concurrency, the same number, caps other invokers but would
+not pace the mapping): the queue absorbs the burst, the database sees a steady trickle.
+A message whose transaction fails is reported (partial batch response) and retried, then
+dead-lettered; a row refused for its email is counted and logged, and its neighbours are
+written.
 """
 
 import logging

@@ -22,20 +22,31 @@ from typing import TextIO
 
 from local_stack.runtime.build import Builder, find_interpreter
 from local_stack.runtime.environment import Credentials, FunctionConfig, lambda_environment
-from local_stack.runtime.pool import FunctionError, FunctionPool, FunctionSpec, Invocation
+from local_stack.runtime.pool import (
+    Admission,
+    FunctionError,
+    FunctionPool,
+    FunctionSpec,
+    Invocation,
+    Throttled,
+)
 from local_stack.runtime.reaper import Reaper
 
 __all__ = [
+    "Admission",
     "Credentials",
     "FunctionConfig",
     "FunctionError",
     "FunctionPool",
     "Invocation",
     "LocalRuntime",
+    "Throttled",
 ]
 
-# Environments per function when the template reserves none: enough to show concurrency
+# Environments per function (at most its reserved concurrency): enough to show concurrency
 # on a laptop without starting dozens of interpreters. LOCAL_LAMBDA_CONCURRENCY changes it.
+# Past it a caller waits for a free environment: an emulation limit, not a throttle, since
+# Lambda would run more (reserved concurrency, where the template sets it, throttles).
 DEFAULT_MAX_ENVIRONMENTS = 4
 # Lambda keeps an idle environment for minutes; locally they are stopped after this long.
 DEFAULT_IDLE_TIMEOUT_S = 300.0
@@ -164,7 +175,7 @@ class LocalRuntime:
         limit = self.max_environments
         if config.reserved_concurrency is not None:
             limit = min(limit, config.reserved_concurrency)
-        pool = FunctionPool(spec, self.reaper, limit, self.logs)
+        pool = FunctionPool(spec, self.reaper, limit, self.logs, config.reserved_concurrency)
         self.pools[config.logical_id] = pool
         return pool
 

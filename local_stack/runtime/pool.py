@@ -11,6 +11,13 @@ A pool per function keeps Lambda's rules: one invocation at a time per environme
 RIE cannot take a second concurrent one), a new environment when all are busy, up to the
 function's reserved concurrency (or a local cap), idle ones stopped after a while, and a
 timed-out, crashed or failed-to-initialise environment discarded, so the next call is cold.
+
+Reserved concurrency is a limit Lambda enforces: an invocation beyond it is throttled
+(`Throttled`: a synchronous caller gets 429 TooManyRequestsException, an event source
+mapping's batch goes back to its queue), while an asynchronous one waits in Lambda's own
+queue (`invoke(wait=True)`). The local cap on environments is not: a function without
+reserved concurrency would scale into the account's pool, so beyond the cap a caller
+waits for a free environment.
 """
 
 import contextlib
@@ -96,6 +103,39 @@ class FunctionError(Exception):
     @property
     def timed_out(self) -> bool:
         return self.error_type == "Sandbox.Timedout"
+
+
+class Throttled(Exception):
+    """Lambda refused the invocation: as many invocations run as the function's reserved
+    concurrency allows. Lambda's Invoke answers 429 TooManyRequestsException with `payload`
+    (the Lambda API reference's TooManyRequestsException; Reason
+    ReservedFunctionConcurrentInvocationLimitExceeded); nothing ran."""
+
+    error_type = "TooManyRequestsException"
+    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+    def __init__(self, function: str, reserved: int) -> None:
+        self.function = function
+        self.reserved = reserved
+        super().__init__(f"{function} throttled: its reserved concurrency ({reserved}) is in use")
+
+    @property
+    def payload(self) -> dict[str, str]:
+        return {"Reason": self.reason, "Type": "User", "message": "Rate Exceeded."}
+
+
+class Admission:
+    """One invocation counted against its function's reserved concurrency, from the
+    moment it is admitted until it ends (`release`, once)."""
+
+    def __init__(self, pool: "FunctionPool") -> None:
+        self._pool = pool
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._pool._admitted_ended()
 
 
 def _free_port() -> int:
@@ -262,9 +302,15 @@ class FunctionPool:
         reaper: Reaper,
         max_environments: int,
         logs: LogSink,
+        reserved: int | None = None,
     ) -> None:
+        """`reserved`: the function's ReservedConcurrentExecutions, past which invocations
+        are throttled; `max_environments`: how many environments may run (at most
+        `reserved`), past which callers wait."""
         self.spec = spec
         self.max_environments = max(1, max_environments)
+        self.reserved = reserved
+        self._running = 0  # admitted invocations: waiting for an environment or in one
         self._reaper = reaper
         self._logs = logs
         self._idle: list[ExecutionEnvironment] = []
@@ -273,6 +319,34 @@ class FunctionPool:
         self._condition = threading.Condition()
         self._closed = False
         self.started = 0  # environments started so far (cold starts)
+
+    # -- admission: reserved concurrency ------------------------------------------------
+
+    def admit(self, *, wait: bool = False) -> Admission:
+        """Count one invocation against the reserved concurrency, as Lambda does when it
+        accepts one; `Throttled` when every reserved slot is taken (with `wait`, an
+        asynchronous invocation, until one is free)."""
+        with self._condition:
+            while True:
+                if self._closed:
+                    raise RuntimeError(f"{self.spec.logical_id}: the local stack is stopping")
+                if self.reserved is None or self._running < self.reserved:
+                    self._running += 1
+                    return Admission(self)
+                if not wait:
+                    raise Throttled(self.spec.name, self.reserved)
+                self._condition.wait()
+
+    def _admitted_ended(self) -> None:
+        with self._condition:
+            self._running -= 1
+            self._condition.notify_all()
+
+    @property
+    def running(self) -> int:
+        """Invocations admitted and not ended (Lambda's ConcurrentExecutions)."""
+        with self._condition:
+            return self._running
 
     # -- environments -------------------------------------------------------------------
 
@@ -342,27 +416,47 @@ class FunctionPool:
 
     # -- invoking -----------------------------------------------------------------------
 
-    def invoke(self, event: Any, *, quiet: bool = False) -> Invocation:
-        """One synchronous invocation. With `quiet` (a scheduled tick that may well find
-        nothing to do) its log lines go to the function's file only, unless it fails; the
-        caller may `show` them afterwards."""
-        payload = json.dumps(event).encode()
-        if len(payload) > MAX_REQUEST_BYTES:
-            refusal = {
-                "errorType": "RequestEntityTooLargeException",
-                "errorMessage": f"Request must be smaller than {MAX_REQUEST_BYTES} bytes "
-                "for the InvokeFunction operation",
-            }
-            # No code runs, so nothing of the function's would say why API Gateway answers
-            # 502: the log does (file and terminal), as API Gateway's execution log would.
-            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            line = (
-                f"{stamp} invocation refused before any code ran: the event is"
-                f" {len(payload)} bytes, over Lambda's {MAX_REQUEST_BYTES}-byte synchronous"
-                f" payload ({refusal['errorType']}: {refusal['errorMessage']})"
-            )
-            self._logs.line(self.spec.logical_id, line, not quiet)
-            raise FunctionError(self.spec.name, refusal, line + "\n")
+    def invoke(
+        self,
+        event: Any,
+        *,
+        quiet: bool = False,
+        wait: bool = False,
+        admission: Admission | None = None,
+    ) -> Invocation:
+        """One invocation, `Throttled` past the reserved concurrency (an asynchronous
+        caller, with `wait`, waits instead; a caller that was admitted already passes its
+        `admission`, which ends with the invocation). With `quiet` (a scheduled tick that
+        may well find nothing to do) its log lines go to the function's file only, unless
+        it fails; the caller may `show` them afterwards."""
+        try:
+            payload = json.dumps(event).encode()
+            if len(payload) > MAX_REQUEST_BYTES:
+                self._refuse_oversize(len(payload), quiet)
+            admission = admission or self.admit(wait=wait)
+            return self._run(payload, quiet)
+        finally:
+            if admission is not None:
+                admission.release()
+
+    def _refuse_oversize(self, size: int, quiet: bool) -> None:
+        refusal = {
+            "errorType": "RequestEntityTooLargeException",
+            "errorMessage": f"Request must be smaller than {MAX_REQUEST_BYTES} bytes "
+            "for the InvokeFunction operation",
+        }
+        # No code runs, so nothing of the function's would say why API Gateway answers
+        # 502: the log does (file and terminal), as API Gateway's execution log would.
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        line = (
+            f"{stamp} invocation refused before any code ran: the event is"
+            f" {size} bytes, over Lambda's {MAX_REQUEST_BYTES}-byte synchronous"
+            f" payload ({refusal['errorType']}: {refusal['errorMessage']})"
+        )
+        self._logs.line(self.spec.logical_id, line, not quiet)
+        raise FunctionError(self.spec.name, refusal, line + "\n")
+
+    def _run(self, payload: bytes, quiet: bool) -> Invocation:
         environment, cold = self._acquire()
         keep = False
         started = time.perf_counter()

@@ -20,9 +20,10 @@ import pytest
 
 from local_stack.apigateway import LocalApi, Route
 from local_stack.functions import FunctionError, LocalFunction
-from local_stack.runtime import FunctionPool, LocalRuntime, new_credentials
+from local_stack.runtime import FunctionPool, LocalRuntime, Throttled, new_credentials
 from local_stack.runtime.environment import RESERVED, FunctionConfig
 from local_stack.template import FunctionSource
+from tests.support.polling import rounds
 
 PROBE = Path(__file__).with_name("probe_function")
 TIMEOUT_S = 2
@@ -116,14 +117,76 @@ def test_concurrent_calls_run_in_several_environments_side_by_side(runtime: Loca
     assert elapsed < calls * 1.5 * 0.75, "in turn, the calls would take 6 s"
 
 
-def test_environments_never_exceed_the_reserved_concurrency(runtime: LocalRuntime):
-    """Catches: the pool ignoring ReservedConcurrentExecutions."""
-    pool = add(runtime, "reserved", reserved_concurrency=1)
-    with ThreadPoolExecutor(3) as executor:
-        results = list(executor.map(lambda _: pool.invoke({"sleep": 0.3}).result, range(3)))
+def admitted(pool: FunctionPool, count: int) -> None:
+    """Wait until `count` invocations of `pool` are running (admitted, not ended)."""
+    for _ in rounds(f"{count} invocations to be admitted"):
+        if pool.running >= count:
+            return
+        time.sleep(0.01)
 
-    assert len({result["pid"] for result in results}) == 1
+
+def test_past_its_reserved_concurrency_a_call_is_throttled_and_nothing_runs(runtime: LocalRuntime):
+    """As Lambda does: ReservedConcurrentExecutions invocations at once, the next one
+    refused with 429 TooManyRequestsException (ReservedFunctionConcurrentInvocationLimitExceeded).
+    Catches: a caller past the reserved concurrency queued for a free environment (the old
+    pool: it waited, forever if the running one hung), or the reservation ignored (a
+    second environment would start)."""
+    # Given a function with reserved concurrency 1, busy with one invocation
+    pool = add(runtime, "reserved", reserved_concurrency=1)
+    with ThreadPoolExecutor(1) as executor:
+        busy = executor.submit(pool.invoke, {"sleep": 1.5, "tag": "first"})
+        admitted(pool, 1)
+
+        # When a second synchronous call arrives
+        with pytest.raises(Throttled) as throttled:
+            pool.invoke({"tag": "second"})
+
+        first = busy.result()
+
+    # Then it was refused as Lambda refuses it, and never ran
+    assert throttled.value.payload == {
+        "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+        "Type": "User",
+        "message": "Rate Exceeded.",
+    }
+    assert throttled.value.error_type == "TooManyRequestsException"
+    assert "probe second" not in runtime.logs.path("reserved").read_text()
     assert pool.started == 1
+    assert pool.running == 0
+    assert pool.invoke({"tag": "after"}).result["pid"] == first.result["pid"]
+
+
+def test_an_asynchronous_call_past_the_reserved_concurrency_waits_its_turn(runtime: LocalRuntime):
+    """Lambda's asynchronous queue holds a throttled event and retries it. Catches: `wait`
+    ignored (the scheduled run would be throttled instead of delayed)."""
+    pool = add(runtime, "reserved-async", reserved_concurrency=1)
+    with ThreadPoolExecutor(2) as executor:
+        busy = executor.submit(pool.invoke, {"sleep": 1.5, "tag": "first"})
+        admitted(pool, 1)
+
+        later = pool.invoke({"tag": "later"}, wait=True)
+
+        assert busy.result().result["pid"] == later.result["pid"]
+    assert pool.started == 1
+
+
+def test_without_reserved_concurrency_a_caller_past_the_local_cap_waits(tmp_path: Path):
+    """The local cap on environments (LOCAL_LAMBDA_CONCURRENCY) is an emulation limit: in
+    Lambda the function would scale into the account's pool, so nobody is throttled.
+    Catches: the local cap treated as reserved concurrency (a Throttled here)."""
+    capped = LocalRuntime(log_dir=tmp_path, max_environments=1)
+    try:
+        pool = add(capped, "capped")
+        with ThreadPoolExecutor(1) as executor:
+            busy = executor.submit(pool.invoke, {"sleep": 1.5, "tag": "first"})
+            admitted(pool, 1)
+
+            second = pool.invoke({"tag": "second"})
+
+            assert busy.result().result["pid"] == second.result["pid"]
+        assert pool.started == 1
+    finally:
+        capped.close()
 
 
 def test_a_slow_function_does_not_delay_another(runtime: LocalRuntime):

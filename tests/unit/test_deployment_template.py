@@ -24,6 +24,7 @@ from tests.support.cloudformation import (
     created,
     dependencies,
     deployed,
+    evaluate,
     every_deployment,
     of_type,
     parameters_of,
@@ -657,3 +658,59 @@ def test_prod_is_refused_without_an_alarm_email():
     assert refused_by_rules(template, environments["prod"]) == ["AlarmEmailIsSetWhereRequired"]
     assert refused_by_rules(template, environments["prod"] | ALARM_EMAIL) == []
     assert refused_by_rules(template, environments["default"]) == []
+
+
+# -- SQS event source mappings and reserved concurrency -----------------------------------------
+
+
+def _number(node: Any, template: SamTemplate, values: dict[str, str]) -> int | None:
+    """A number as CloudFormation resolves it: a literal, a parameter, or an Fn::If branch."""
+    if node is None:
+        return None
+    if isinstance(node, dict) and "Ref" in node:
+        if node["Ref"] == "AWS::NoValue":
+            return None
+        return int(values[node["Ref"]])
+    if isinstance(node, dict) and "Fn::If" in node:
+        condition, then, otherwise = node["Fn::If"]
+        return _number(
+            then if evaluate(condition, template, values) else otherwise, template, values
+        )
+    return int(node)
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "prod"])
+def test_an_sqs_mapping_of_a_function_with_reserved_concurrency_is_paced_within_it(
+    environment: str,
+):
+    """A mapping ignores reserved concurrency: its pollers scale with the backlog, batches
+    past the reservation are throttled, and throttled receives count toward the queue's
+    maxReceiveCount, so healthy messages reach the DLQ (Lambda developer guide,
+    "services-sqs-scaling"; Knowledge Center "lambda-sqs-scaling"). ScalingConfig's
+    MaximumConcurrency at or below the reservation is the pace. Mutation caught: the
+    partner writer's ScalingConfig removed (it has reserved concurrency 2), or set above
+    PartnerWriterConcurrency."""
+    template = deployed()
+    values = values_of(template, prod_overrides() if environment == "prod" else {})
+    paced = {}
+    for mapping in of_type(template, "AWS::Lambda::EventSourceMapping").values():
+        props = mapping["Properties"]
+        source = props["EventSourceArn"].get("Fn::GetAtt", [""])[0]
+        if resources(template).get(source, {}).get("Type") != "AWS::SQS::Queue":
+            continue
+        function = props["FunctionName"]["Ref"].removesuffix("Aliaslive")
+        reserved = _number(
+            resources(template)[function]["Properties"].get("ReservedConcurrentExecutions"),
+            template,
+            values,
+        )
+        if reserved is None:
+            continue
+        maximum = _number(
+            (props.get("ScalingConfig") or {}).get("MaximumConcurrency"), template, values
+        )
+        assert maximum is not None, f"{function}: reserved concurrency {reserved}, no ScalingConfig"
+        assert 2 <= maximum <= reserved, (function, maximum, reserved)
+        paced[function] = maximum
+
+    assert paced == {"PartnerWriterFunction": int(values["PartnerWriterConcurrency"])}
