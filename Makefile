@@ -124,6 +124,10 @@ redrive: $(STAMP) ## move a DLQ's messages back to its queue on the running stac
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<...DeadLetterQueueUrl output>"; exit 2; }
 	$(BIN)/python -m local_stack.redrive "$(DLQ)"
 
+.PHONY: replay
+replay: $(STAMP) ## publish again the stream batches the publisher gave up on (PublisherFailureQueue); STACK=<name> for a deployed stack
+	$(BIN)/python -m tools.stream_replay $(if $(STACK),--stack "$(STACK)" --region $(REGION))
+
 .PHONY: bench
 bench: $(STAMP) ## latency, cold start, ingest and size figures beside their floors (bench/results.json)
 	@# python3.13 on PATH as for `make build`: cold starts run on the template's runtime
