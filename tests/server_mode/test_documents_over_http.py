@@ -74,7 +74,9 @@ def test_a_file_uploaded_through_the_post_comes_back_byte_for_byte(documents: Do
     assert fetched.status_code == 200
     assert fetched.content == content
     assert fetched.headers["Content-Type"] == "application/pdf"
-    assert fetched.headers["Content-Disposition"] == 'attachment; filename="scan 2026.pdf"'
+    assert fetched.headers["Content-Disposition"] == (
+        "attachment; filename=\"scan_2026.pdf\"; filename*=UTF-8''scan%202026.pdf"
+    )
 
 
 def test_create_answers_201_with_the_contract_fields_and_location(documents: DocumentsClient):
@@ -117,7 +119,7 @@ def test_a_non_ascii_name_comes_back_in_filename_star(documents: DocumentsClient
 
     assert fetched.content == content
     disposition = fetched.headers["Content-Disposition"]
-    assert disposition.startswith('attachment; filename="Grue an Zoe.txt"')
+    assert disposition.startswith('attachment; filename="Grue_an_Zoe.txt"')
     assert "filename*=UTF-8''Gr%C3%BC%C3%9Fe%20an%20Zo%C3%AB.txt" in disposition
 
 
