@@ -191,6 +191,9 @@ class Document(BaseModel):
     created_at: datetime
     size: int | None = None
     uploaded_at: datetime | None = None
+    # The S3 object version confirmed as the upload; downloads are signed for it, and any
+    # later version under the key is undone (a presigned POST can be sent again).
+    version_id: str | None = None
 
 
 class PresignedUpload(_Camel):
