@@ -204,9 +204,11 @@ def test_an_update_that_is_refused_writes_no_event(
     """A 409 (the customer changed since it was read) and a 404 (it is gone) change
     nothing, so they must announce nothing: the outbox gets no CustomerUpdated.
 
-    Mutation caught: `outbox.record` before the row-count check in
-    customer_platform/customers/mysql.py `replace` (the event of an update that did not
-    happen, committed with the refusal)."""
+    Mutation caught: the event recorded whatever the outcome in
+    customer_platform/customers/mysql.py `replace` (the row count kept, `outbox.record`,
+    then the check): the event of an update that did not happen is committed with the
+    refusal. (Moving `outbox.record` above the check also breaks the stale-read test,
+    because the count read is then the outbox insert's.)"""
     created = client.create()
     stale = repo.get(created["id"])
     assert stale is not None
