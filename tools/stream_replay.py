@@ -19,7 +19,7 @@ the welcome email's idempotency record).
     make replay STACK=<name>       # a deployed stack, with your AWS credentials
 
 Deployed, the caller needs: sqs:ReceiveMessage, DeleteMessage and ChangeMessageVisibility
-on PublisherFailureQueue; dynamodb:DescribeStream, GetShardIterator and GetRecords on the
+on PublisherFailureQueue; dynamodb:GetShardIterator and GetRecords on the
 table's stream; kms:Decrypt on the stack key (both are encrypted); lambda:InvokeFunction
 on the publisher's `live` alias; cloudformation:DescribeStacks and DescribeStackResource.
 """
