@@ -123,6 +123,15 @@ redrive: $(STAMP) ## move a DLQ's messages back to its queue on the running stac
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<...DeadLetterQueueUrl output>"; exit 2; }
 	$(BIN)/python -m local_stack.redrive "$(DLQ)"
 
+.PHONY: replay
+replay: $(STAMP) ## publish again the stream batches the publisher gave up on (PublisherFailureQueue); STACK=<name> for a deployed stack
+	$(BIN)/python -m tools.stream_replay $(if $(STACK),--stack "$(STACK)" --region $(REGION))
+
+.PHONY: restore
+restore: $(STAMP) ## copy customers back from a DynamoDB point-in-time restore: make restore FROM=<restored table> [DRY_RUN=1] [OVERWRITE=1] [STACK=<name>]
+	@test -n "$(FROM)" || { echo "usage: make restore FROM=<restored table> [DRY_RUN=1] [OVERWRITE=1] [STACK=<deployed stack>]  (docs/customers-dynamodb.md)"; exit 2; }
+	PYTHONPATH=layers/shared $(BIN)/python -m tools.dynamodb_copy_back "$(FROM)" $(if $(STACK),--stack "$(STACK)" --region $(REGION)) $(if $(DRY_RUN),--dry-run) $(if $(OVERWRITE),--overwrite)
+
 .PHONY: bench
 bench: $(STAMP) ## latency, cold start, ingest and size figures beside their floors (bench/results.json)
 	@# python3.13 on PATH as for `make build`: cold starts run on the template's runtime

@@ -14,7 +14,9 @@ Lambda's pollers are not something moto runs, so this module does what they do, 
   visibility timeout.
 * DynamoDB streams: read each shard from the trim horizon in order, invoke with the
   Lambda stream event; a reported failure retries the batch from that record, up to
-  MaximumRetryAttempts, then the batch's coordinates go to the on-failure destination.
+  MaximumRetryAttempts, then the batch's coordinates go to the on-failure destination
+  (`make replay` publishes them again). Retries follow at once; moto never trims a
+  stream, so the 24-hour limit on a replay is not emulated.
 
 Tests call `drain()` to run the mappings until nothing moves; `make api` runs them in a
 background thread.
@@ -266,17 +268,39 @@ class StreamMapping:
             print(f"{name}: on-failure destination refused the record: {error}", file=sys.stderr)
 
     def _send_failure_record(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
+        """Lambda's on-failure record for a stream batch (the "Retaining records" example
+        of its DynamoDB streams guide): where the batch is, never the records themselves,
+        which `make replay` reads back from the stream."""
+
+        def arrival(record: dict[str, Any]) -> str:
+            seconds = float(record["dynamodb"].get("ApproximateCreationDateTime", 0))
+            return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
         self.cloud.client("sqs", self.function.credentials).send_message(
             QueueUrl=self.on_failure_url,
             MessageBody=json.dumps(
                 {
-                    "requestContext": {"condition": "RetryAttemptsExhausted"},
+                    "requestContext": {
+                        "requestId": str(uuid.uuid4()),
+                        "functionArn": self.function.arn,
+                        "condition": "RetryAttemptsExhausted",
+                        "approximateInvokeCount": self.max_retries + 1,
+                    },
+                    "responseContext": {
+                        "statusCode": 200,
+                        "executedVersion": "$LATEST",
+                        "functionError": "Unhandled",
+                    },
+                    "version": "1.0",
+                    "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     "DDBStreamBatchInfo": {
                         "shardId": shard_id,
-                        "streamArn": self.stream_arn,
                         "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
                         "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+                        "approximateArrivalOfFirstRecord": arrival(batch[0]),
+                        "approximateArrivalOfLastRecord": arrival(batch[-1]),
                         "batchSize": len(batch),
+                        "streamArn": self.stream_arn,
                     },
                 }
             ),

@@ -2,7 +2,9 @@
 
 Batch item failures: a record that fails to publish is reported, and Lambda retries the
 batch from that record (bisecting on error); after the retries the batch's coordinates
-go to the failure destination. Nothing is acknowledged that was not published.
+go to the failure destination, and `make replay` (tools/stream_replay.py) invokes this
+function again with the records read back from the stream, within its 24 hours. Nothing
+is acknowledged that was not published.
 """
 
 import logging

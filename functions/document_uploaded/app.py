@@ -1,5 +1,6 @@
 """S3 ObjectCreated notifications of the documents bucket: check each upload, then mark the
-document uploaded, or purge an object of the wrong type or size (and log why).
+document uploaded, or purge an object of the wrong type or size (and log why), or undo a
+second upload to a document already uploaded (an audit record and a metric).
 
 S3 invokes this function asynchronously: an exception makes Lambda retry the event twice,
 then park it in the dead-letter queue, so nothing here swallows errors. Every step is
@@ -30,6 +31,7 @@ METRIC_OF_OUTCOME = {
     logic.Outcome.REJECTED: "DocumentUploadsRejected",
     logic.Outcome.ORPHAN: "DocumentOrphansRemoved",
     logic.Outcome.NOT_YET: "DocumentNotificationsForMissingObjects",
+    logic.Outcome.REPLACEMENT: "DocumentReplacementsUndone",
 }
 
 

@@ -98,6 +98,26 @@ def test_replace_with_a_stale_read_is_a_conflict(
     assert client.call("GET", f"/{created['id']}").json()["name"] == "Winner"
 
 
+def test_remove_with_a_stale_read_is_a_conflict(
+    client: CustomersClient, repo: DynamoDBCustomerRepository
+):
+    """DELETE takes no updatedAt from the client: "stale" is the request's own read, when
+    another request changes the customer between that read and the delete (404 would
+    say gone; the customer is there, changed: 409, as for an update).
+
+    Mutation caught: the delete's `updatedAt = :seen` condition removed
+    (customer_platform/customers/dynamodb.py `remove`): the changed customer is deleted."""
+    created = client.create()
+    stale = repo.get(created["id"])
+    assert stale is not None
+    client.call("PUT", f"/{created['id']}", {"name": "Winner", "email": created["email"]})
+
+    with pytest.raises(Conflict):
+        repo.remove(stale)
+
+    assert client.call("GET", f"/{created['id']}").json()["name"] == "Winner"
+
+
 def test_remove_of_a_vanished_customer_is_not_found(
     client: CustomersClient, repo: DynamoDBCustomerRepository
 ):

@@ -13,9 +13,10 @@ from customer_platform.customers.models import Customer, new_customer_id
 from customer_platform.customers.mysql import MySQLCustomerRepository
 from customer_platform.database import Credentials, Database
 from customer_platform.errors import Conflict, NotFound
+from local_stack.mysql import ServerAddress, quote_identifier
 from local_stack.stack import LocalStack
 from tests.support.customers import CustomersClient, unique_email
-from tests.support.mysql import MASTER_SECRET, database_for, secret_document
+from tests.support.mysql import MASTER_SECRET, admin, database_for, secret_document
 from tests.support.polling import rounds
 
 
@@ -165,6 +166,93 @@ def test_replace_with_a_stale_read_is_a_conflict(
         repo.replace(stale.model_copy(update={"name": "Loser"}), previous=stale)
 
     assert client.call("GET", f"/{created['id']}").json()["name"] == "Winner"
+
+
+def test_remove_with_a_stale_read_is_a_conflict(
+    client: CustomersClient, repo: MySQLCustomerRepository
+):
+    """As on DynamoDB: the delete is conditioned on the updatedAt the request read.
+
+    Mutation caught: `AND updated_at = %s` removed from the DELETE
+    (customer_platform/customers/mysql.py `remove`): the changed customer is deleted."""
+    created = client.create()
+    stale = repo.get(created["id"])
+    assert stale is not None
+    client.call("PUT", f"/{created['id']}", {"name": "Winner", "email": created["email"]})
+
+    with pytest.raises(Conflict):
+        repo.remove(stale)
+
+    assert client.call("GET", f"/{created['id']}").json()["name"] == "Winner"
+
+
+def outbox_events(stack: LocalStack, customer_id: str) -> list[str]:
+    """The event types the outbox holds for a customer, oldest first."""
+    assert stack.database is not None
+    with stack.database.admin() as cursor:
+        cursor.execute(
+            f"SELECT event_type FROM `{stack.database.name}`.customer_events_outbox "  # noqa: S608
+            "WHERE customer_id = %s ORDER BY id",
+            (customer_id,),
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_an_update_that_is_refused_writes_no_event(
+    stack: LocalStack, client: CustomersClient, repo: MySQLCustomerRepository
+):
+    """A 409 (the customer changed since it was read) and a 404 (it is gone) change
+    nothing, so they must announce nothing: the outbox gets no CustomerUpdated.
+
+    Mutation caught: the event recorded whatever the outcome in
+    customer_platform/customers/mysql.py `replace` (the row count kept, `outbox.record`,
+    then the check): the event of an update that did not happen is committed with the
+    refusal. (Moving `outbox.record` above the check also breaks the stale-read test,
+    because the count read is then the outbox insert's.)"""
+    created = client.create()
+    stale = repo.get(created["id"])
+    assert stale is not None
+    client.call("PUT", f"/{created['id']}", {"name": "Winner", "email": created["email"]})
+
+    with pytest.raises(Conflict):
+        repo.replace(stale.model_copy(update={"name": "Loser"}), previous=stale)
+    client.call("DELETE", f"/{created['id']}")
+    with pytest.raises(NotFound):
+        repo.replace(stale.model_copy(update={"name": "Ghost"}), previous=stale)
+
+    assert outbox_events(stack, created["id"]) == [
+        "CustomerCreated",
+        "CustomerUpdated",
+        "CustomerDeleted",
+    ]
+
+
+def test_a_customer_and_its_event_commit_together_or_not_at_all(
+    fresh_stack: LocalStack, mysql_server: ServerAddress
+):
+    """Given the outbox table out of reach (its insert fails inside the transaction), a
+    create fails whole: no customer without its event.
+
+    Mutation caught: the outbox row written in a transaction of its own after the
+    customer's (customer_platform/customers/mysql.py `add`): the customer is stored, its
+    event never."""
+    client = CustomersClient(fresh_stack.api, "rds")
+    assert fresh_stack.database is not None
+    database = quote_identifier(fresh_stack.database.name)
+    email = unique_email()
+    with admin(mysql_server) as cursor:
+        cursor.execute(f"RENAME TABLE {database}.customer_events_outbox TO {database}.outbox_away")
+    try:
+        refused = client.call("POST", body={"name": "Ada", "email": email})
+    finally:
+        with admin(mysql_server) as cursor:
+            cursor.execute(
+                f"RENAME TABLE {database}.outbox_away TO {database}.customer_events_outbox"
+            )
+
+    assert refused.status == 500
+    assert [c for c in client.list_all() if c["email"] == email] == []
+    assert client.call("POST", body={"name": "Ada", "email": email}).status == 201
 
 
 def test_replace_and_remove_of_a_vanished_customer_are_not_found(

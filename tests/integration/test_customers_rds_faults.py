@@ -53,14 +53,24 @@ def test_a_warm_invocation_makes_no_secret_call_and_opens_no_connection(
     db_user: str,
     db_secret_arn: str,
 ):
+    """Mutations caught: the connection closed after each unit of work
+    (customer_platform/database.py `Database.run`), or a new one per request (`@cache`
+    removed from both `database` and `repository` in functions/customers_rds/app.py): the
+    server sees no session kept, or new ones; the
+    page-token key read on every use (PAGE_TOKEN_KEY_MAX_AGE = 0): Secrets Manager calls.
+    (Two customers and limit=1, so each list signs a token and the next one checks it:
+    with a single page the key would never be read.)"""
     created = client.create()  # cold: reads the secrets, opens the connection
-    client.call("GET", query={"limit": "1"})  # and the page-token key
+    client.create()
+    token = client.call("GET", query={"limit": "1"}).json()["nextToken"]  # and the key
     reads = fresh_stack.calls("CustomersRdsFunction", "secretsmanager:GetSecretValue")
     sessions = connection_ids(mysql_server, db_user)
+    assert sessions, "the function keeps its connection between requests"
 
     for _ in range(3):
         assert client.call("GET", f"/{created['id']}").status == 200
-        assert client.call("GET", query={"limit": "1"}).status == 200
+        assert client.call("GET", query={"limit": "1"}).json()["nextToken"]
+        assert client.call("GET", query={"limit": "1", "nextToken": token}).status == 200
 
     assert fresh_stack.calls("CustomersRdsFunction", "secretsmanager:GetSecretValue") == reads
     assert connection_ids(mysql_server, db_user) == sessions

@@ -4,6 +4,7 @@ document-uploaded function does with it, and what happens when it keeps failing.
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,24 @@ def test_under_polling_no_api_request_waits_for_a_notification(fresh_stack: Loca
     finally:
         hold.set()
         stack.event_sources.stop()
+
+
+def test_an_upload_is_confirmed_once_whatever_version_a_later_check_saw(
+    stack: LocalStack, documents: DocumentsClient
+):
+    """Two checks of one pending document race (the notification's and a GET's), each
+    with the version it saw: the first mark wins, the second is told which version counts.
+
+    Mutation caught: marking without the `#status = :pending` condition
+    (customer_platform/documents/dynamodb.py `mark_uploaded`): the second mark replaces
+    the confirmed version, size and time."""
+    slot = documents.create()
+    repo = repository(stack)
+    first = repo.mark_uploaded(slot["id"], 10, datetime(2026, 11, 22, tzinfo=UTC), "v1")
+
+    second = repo.mark_uploaded(slot["id"], 20, datetime(2026, 11, 23, tzinfo=UTC), "v2")
+
+    assert first is not None
+    assert first.version_id == "v1"
+    assert second == first
+    assert repo.get(slot["id"]) == first

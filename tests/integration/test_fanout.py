@@ -191,14 +191,20 @@ def test_a_poison_message_reaches_the_dlq_without_holding_back_its_batch(fanout:
     assert not peek(fanout, "AuditQueueUrl")
 
 
+def metric_records(stack: LocalStack, function: str) -> list[dict[str, Any]]:
+    """The EMF records (embedded metrics) in a function's log: what CloudWatch reads."""
+    return [
+        json.loads(line)
+        for line in stack.runtime.logs.path(function).read_text().splitlines()
+        if line.startswith("{") and '"_aws"' in line
+    ]
+
+
 def audit_metrics(stack: LocalStack) -> Counter[str]:
     """The audit consumer's metrics, summed from the EMF records in its log (what CloudWatch
     would chart from the same lines)."""
     totals: Counter[str] = Counter()
-    for line in stack.runtime.logs.path(AUDIT).read_text().splitlines():
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        record = json.loads(line)
+    for record in metric_records(stack, AUDIT):
         for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
             values = record[metric["Name"]]
             totals[metric["Name"]] += int(sum(values) if isinstance(values, list) else values)

@@ -239,3 +239,40 @@ def test_a_lock_wait_timeout_is_unavailable(db: Database, credentials: Credentia
     holder.rollback()
     holder.close()
     assert locked.is_set()
+
+
+def test_a_commit_whose_answer_is_lost_is_unavailable_and_never_run_again(
+    db: Database, mysql_server: ServerAddress, credentials: Credentials
+):
+    """Given a unit of work whose COMMIT goes out but whose answer never comes back (the
+    path to MySQL swallows traffic from then on, a TCP proxy's blackhole), when the read
+    timeout ends the wait, then the caller gets Unavailable (a 503: the change may or may
+    not be durable) and the work is not run a second time.
+
+    Mutation caught: retrying the work after a failed COMMIT, like a connection lost
+    before it (customer_platform/database.py `Database.run`, `continue` instead of the
+    Unavailable after `connection.commit()`): the work runs twice, the insert could be
+    stored twice, and the caller is told it succeeded."""
+    proxy = TcpProxy((mysql_server.host, mysql_server.port))
+    proxied = database_for(
+        Credentials(**{**credentials.__dict__, "port": proxy.port}),
+        Timeouts(connect=2, read=1, write=1),
+    )
+    runs = []
+
+    def insert_then_lose_the_answer(cursor) -> None:
+        runs.append(1)
+        cursor.execute("INSERT INTO t VALUES (%s, 'once')", (len(runs),))
+        if len(runs) == 1:
+            proxy.blackhole()  # the COMMIT that follows gets no answer
+
+    try:
+        with pytest.raises(Unavailable, match="did not confirm"):
+            proxied.run(insert_then_lose_the_answer)
+    finally:
+        proxy.restore()
+        proxy.close()
+        proxied.close()
+
+    assert len(runs) == 1
+    assert count_rows(db) <= 1  # durable or not, never twice

@@ -654,7 +654,11 @@ def test_after_the_stack_stopped_the_commands_say_what_to_run(local_api: dict[st
     """Runs after the Ctrl-C test: outputs.json names a stack that is gone. Catches: a
     traceback (an EndpointConnectionError) instead of a message naming `make api`."""
     assert local_api["process"].poll() is not None, "the Ctrl-C test stops the stack first"
-    for command in (["local_stack.redrive", "AuditDeadLetterQueueUrl"], ["local_stack.aws_cli"]):
+    for command in (
+        ["local_stack.redrive", "AuditDeadLetterQueueUrl"],
+        ["local_stack.aws_cli"],
+        ["tools.stream_replay"],
+    ):
         run = run_module(*command, LOCAL_STATE_DIR=str(local_api["state"]))
         assert run.returncode == 1, run.stderr
         assert "no longer answers" in run.stderr

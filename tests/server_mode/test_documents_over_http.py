@@ -14,6 +14,7 @@ import boto3
 import pytest
 import requests
 
+from customer_platform.documents.models import content_disposition
 from local_stack.stack import LocalStack
 from tests.support.documents import (
     S3_TIMEOUT_SECONDS,
@@ -56,7 +57,9 @@ def test_a_file_uploaded_through_the_post_comes_back_byte_for_byte(documents: Do
     assert fetched.status_code == 200
     assert fetched.content == content
     assert fetched.headers["Content-Type"] == "application/pdf"
-    assert fetched.headers["Content-Disposition"] == 'attachment; filename="scan 2026.pdf"'
+    assert fetched.headers["Content-Disposition"] == (
+        "attachment; filename=\"scan_2026.pdf\"; filename*=UTF-8''scan%202026.pdf"
+    )
 
 
 def test_create_answers_201_with_the_contract_fields_and_location(documents: DocumentsClient):
@@ -99,7 +102,7 @@ def test_a_non_ascii_name_comes_back_in_filename_star(documents: DocumentsClient
 
     assert fetched.content == content
     disposition = fetched.headers["Content-Disposition"]
-    assert disposition.startswith('attachment; filename="Grue an Zoe.txt"')
+    assert disposition.startswith('attachment; filename="Grue_an_Zoe.txt"')
     assert "filename*=UTF-8''Gr%C3%BC%C3%9Fe%20an%20Zo%C3%AB.txt" in disposition
 
 
@@ -123,6 +126,29 @@ def test_the_post_is_sigv4_on_the_bucket_and_its_policy_pins_key_type_and_size(
     assert {"Content-Type": "image/png"} in conditions
     assert fields["Content-Type"] == "image/png"
     assert ["content-length-range", 1, TEN_MIB] in conditions
+
+
+def test_the_post_policy_pins_the_download_name_the_object_keeps(
+    documents: DocumentsClient, http_stack: LocalStack, moto_endpoint: str
+):
+    """The object's own Content-Disposition is what a CloudFront download (which cannot
+    override response headers) answers with: the policy must pin it, or the uploader can
+    store `inline` (a browser would render the file) or any name.
+
+    Mutation caught: the `{"Content-Disposition": ...}` condition dropped from the policy
+    (customer_platform/documents/s3.py `presigned_post`)."""
+    slot = documents.create("Grüße an Zoë.pdf")
+    fields = slot["upload"]["fields"]
+
+    conditions = post_policy(fields)["conditions"]
+
+    pinned = content_disposition("Grüße an Zoë.pdf")
+    assert {"Content-Disposition": pinned} in conditions
+    assert fields["Content-Disposition"] == pinned
+    upload(slot, b"%PDF-1.7 pinned name")
+    s3 = s3_client(moto_endpoint)
+    head = s3.head_object(Bucket=http_stack.cloud.physical_id("DocumentsBucket"), Key=fields["key"])
+    assert head["ContentDisposition"] == pinned
 
 
 def test_the_post_policy_expires_after_the_configured_seconds(tight: DocumentsClient):

@@ -6,7 +6,7 @@ overloaded. botocore then does what it does against AWS (its standard retries, t
 exception), so the function meets throttling exactly where it would meet it deployed.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,3 +66,47 @@ def dynamodb_overloaded(
     finally:
         for operation in operations:
             delattr(backend, operation)  # the class's own method again
+
+
+@contextmanager
+def sns_batch_entries_failing(
+    topic_arn: str, fails: Callable[[dict[str, Any]], bool], region: str = "us-east-1"
+) -> Iterator[list[str]]:
+    """Until the block ends, SNS answers PublishBatch on `topic_arn` with a partial failure:
+    every entry `fails` picks is in `Failed` (code InternalError, not the sender's fault,
+    as SNS reports a transient error of one entry) and is not published; the others are.
+    Yields the ids of the entries refused so far."""
+    backend = get_backend("sns")[DEFAULT_ACCOUNT_ID][region]
+    original = backend.publish_batch
+    refused_topic = topic_arn
+    refused: list[str] = []
+
+    def publish_batch(
+        *, topic_arn: str, publish_batch_request_entries: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+        if topic_arn != refused_topic:
+            return original(
+                topic_arn=topic_arn, publish_batch_request_entries=publish_batch_request_entries
+            )
+        failing = [entry for entry in publish_batch_request_entries if fails(entry)]
+        kept = [entry for entry in publish_batch_request_entries if not fails(entry)]
+        successful, failed = (
+            original(topic_arn=topic_arn, publish_batch_request_entries=kept) if kept else ([], [])
+        )
+        refused.extend(entry["Id"] for entry in failing)
+        failed = failed + [
+            {
+                "Id": entry["Id"],
+                "Code": "InternalError",
+                "Message": "injected by the local stack",
+                "SenderFault": False,
+            }
+            for entry in failing
+        ]
+        return successful, failed
+
+    setattr(backend, "publish_batch", publish_batch)  # noqa: B010 - an instance attribute
+    try:
+        yield refused
+    finally:
+        delattr(backend, "publish_batch")  # the class's own method again

@@ -36,11 +36,19 @@ class InMemoryRepository:
     def get(self, document_id: str) -> Document | None:
         return self.rows.get(document_id)
 
-    def mark_uploaded(self, document_id: str, size: int, uploaded_at: datetime) -> Document | None:
-        if document_id not in self.rows:
-            return None
-        self.rows[document_id] = self.rows[document_id].model_copy(
-            update={"status": DocumentStatus.UPLOADED, "size": size, "uploaded_at": uploaded_at}
+    def mark_uploaded(
+        self, document_id: str, size: int, uploaded_at: datetime, version_id: str | None
+    ) -> Document | None:
+        current = self.rows.get(document_id)
+        if current is None or current.status is DocumentStatus.UPLOADED:
+            return current  # gone, or confirmed already: kept as it is
+        self.rows[document_id] = current.model_copy(
+            update={
+                "status": DocumentStatus.UPLOADED,
+                "size": size,
+                "uploaded_at": uploaded_at,
+                "version_id": version_id,
+            }
         )
         self.expiry.pop(document_id, None)
         return self.rows[document_id]
@@ -75,10 +83,15 @@ class InMemoryStorage:
         )
 
     def presigned_get(
-        self, key: str, filename: str, content_type: str, expires_in: int
+        self,
+        key: str,
+        filename: str,
+        content_type: str,
+        expires_in: int,
+        version_id: str | None = None,
     ) -> PresignedUrl:
         url = f"https://bucket.example/{key}?expires={expires_in}&name={filename}"
-        return PresignedUrl(url=url, expires_in=expires_in)
+        return PresignedUrl(url=url + f"&versionId={version_id}", expires_in=expires_in)
 
     def head(self, key: str) -> StoredObject | None:
         return self.objects.get(key)
@@ -87,9 +100,9 @@ class InMemoryStorage:
         self.deleted.append((key, version_id))
         self.objects.pop(key, None)
 
-    def put(self, key: str, size: int, content_type: str) -> None:
+    def put(self, key: str, size: int, content_type: str, version_id: str = "v1") -> None:
         self.objects[key] = StoredObject(
-            size=size, content_type=content_type, last_modified=UPLOADED_AT, version_id="v1"
+            size=size, content_type=content_type, last_modified=UPLOADED_AT, version_id=version_id
         )
 
 
@@ -244,6 +257,43 @@ def test_an_upload_that_arrives_after_its_document_was_deleted_is_purged(
 
     assert check.outcome is logic.Outcome.ORPHAN
     assert storage.deleted == [(document.object_key, "v1")]
+
+
+def test_a_second_upload_to_a_confirmed_document_is_undone_and_the_document_kept(
+    repo: InMemoryRepository, storage: InMemoryStorage
+):
+    """The presigned POST is sent again after the upload was confirmed: a new version
+    under the same key. Mutation caught: the later version not deleted
+    (customer_platform/documents/logic.py `_undo_replacement`)."""
+    document = create(repo, storage)
+    storage.put(document.object_key, 10, "application/pdf", version_id="v1")
+    logic.object_created(repo, storage, POLICY, document.object_key)
+    confirmed = repo.rows[document.id]
+    storage.put(document.object_key, 20, "application/pdf", version_id="v2")
+
+    check = logic.object_created(repo, storage, POLICY, document.object_key)
+
+    assert check.outcome is logic.Outcome.REPLACEMENT
+    assert storage.deleted == [(document.object_key, "v2")]
+    assert repo.rows[document.id] == confirmed
+    assert (confirmed.version_id, confirmed.size) == ("v1", 10)
+
+
+def test_a_check_that_loses_the_race_to_confirm_undoes_its_own_version(
+    repo: InMemoryRepository, storage: InMemoryStorage
+):
+    """Two checks of a pending document (the notification's and a GET's) each saw another
+    version; the one whose mark comes second finds the document confirmed with the other
+    version and undoes the one it saw."""
+    document = create(repo, storage)
+    repo.mark_uploaded(document.id, 10, UPLOADED_AT, "v1")  # the other check, first
+    storage.put(document.object_key, 20, "application/pdf", version_id="v2")
+
+    check = logic.check_upload(repo, storage, POLICY, document)  # saw it pending
+
+    assert check.outcome is logic.Outcome.REPLACEMENT
+    assert storage.deleted == [(document.object_key, "v2")]
+    assert repo.rows[document.id].version_id == "v1"
 
 
 # -- reads ---------------------------------------------------------------------------------------

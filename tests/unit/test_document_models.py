@@ -137,13 +137,22 @@ def test_a_key_this_api_did_not_build_has_no_document(key: str):
     ("filename", "header"),
     [
         ("report.pdf", 'attachment; filename="report.pdf"'),
-        ("a;b,c.pdf", 'attachment; filename="a;b,c.pdf"'),
+        ("a;b,c.pdf", "attachment; filename=\"a_b_c.pdf\"; filename*=UTF-8''a%3Bb%2Cc.pdf"),
         (
             'say "hi".txt',
-            "attachment; filename=\"say _hi_.txt\"; filename*=UTF-8''say%20%22hi%22.txt",
+            "attachment; filename=\"say_hi.txt\"; filename*=UTF-8''say%20%22hi%22.txt",
         ),
         ("é.pdf", "attachment; filename=\"e.pdf\"; filename*=UTF-8''%C3%A9.pdf"),
-        ("报告.pdf", "attachment; filename=\".pdf\"; filename*=UTF-8''%E6%8A%A5%E5%91%8A.pdf"),
+        (
+            "报告.pdf",
+            "attachment; filename=\"document.pdf\"; filename*=UTF-8''%E6%8A%A5%E5%91%8A.pdf",
+        ),
+        (  # fullwidth full stops and solidi: ../../etc/passwd under a bare NFKD
+            "\uff0e\uff0e\uff0f\uff0e\uff0e\uff0fetc\uff0fpasswd",
+            "attachment; filename=\"document.etcpasswd\"; filename*=UTF-8''"
+            + "%EF%BC%8E%EF%BC%8E%EF%BC%8F" * 2
+            + "etc%EF%BC%8Fpasswd",
+        ),
     ],
 )
 def test_content_disposition_is_an_attachment_with_a_quoted_fallback(filename: str, header: str):

@@ -4,7 +4,8 @@ One item per document, keyed by `documentId`:
 
     documentId, filename, contentType, objectKey, status, createdAt
     pending only:   expiresAt (epoch seconds; the table's TTL forgets abandoned uploads)
-    uploaded only:  size, uploadedAt, listing = "uploaded"
+    uploaded only:  size, uploadedAt, versionId (the confirmed object version),
+                    listing = "uploaded"
 
 Listing queries the sparse `UploadedDocuments` index (partition `listing`, sort
 `uploadedAt`): only uploaded items carry `listing`, so pending uploads cost no read
@@ -59,6 +60,8 @@ def to_item(document: Document) -> dict[str, Any]:
             "uploadedAt": format_timestamp(document.uploaded_at),
             "listing": LISTED,
         }
+        if document.version_id is not None:
+            item["versionId"] = document.version_id
     return _attrs(item)
 
 
@@ -73,6 +76,7 @@ def from_item(item: dict[str, Any]) -> Document:
         created_at=parse_timestamp(plain["createdAt"]),
         size=int(plain["size"]) if "size" in plain else None,
         uploaded_at=parse_timestamp(plain["uploadedAt"]) if "uploadedAt" in plain else None,
+        version_id=plain.get("versionId"),
     )
 
 
@@ -100,30 +104,34 @@ class DynamoDBDocumentRepository:
         item = response.get("Item")
         return from_item(item) if item else None
 
-    def mark_uploaded(self, document_id: str, size: int, uploaded_at: datetime) -> Document | None:
+    def mark_uploaded(
+        self, document_id: str, size: int, uploaded_at: datetime, version_id: str | None
+    ) -> Document | None:
+        # Only a pending document is marked: an upload, once confirmed, never changes.
+        values = {
+            ":uploaded": DocumentStatus.UPLOADED.value,
+            ":pending": DocumentStatus.PENDING.value,
+            ":size": size,
+            ":at": format_timestamp(uploaded_at),
+            ":listed": LISTED,
+        }
+        assignments = "#status = :uploaded, #size = :size, uploadedAt = :at, listing = :listed"
+        if version_id is not None:
+            values[":version"] = version_id
+            assignments += ", versionId = :version"
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=_key(document_id),
-                UpdateExpression=(
-                    "SET #status = :uploaded, #size = :size, uploadedAt = :at, listing = :listed "
-                    "REMOVE expiresAt"
-                ),
-                ConditionExpression="attribute_exists(documentId)",
+                UpdateExpression=f"SET {assignments} REMOVE expiresAt",
+                ConditionExpression="attribute_exists(documentId) AND #status = :pending",
                 ExpressionAttributeNames={"#status": "status", "#size": "size"},
-                ExpressionAttributeValues=_attrs(
-                    {
-                        ":uploaded": DocumentStatus.UPLOADED.value,
-                        ":size": size,
-                        ":at": format_timestamp(uploaded_at),
-                        ":listed": LISTED,
-                    }
-                ),
+                ExpressionAttributeValues=_attrs(values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if _is_condition_failure(error):
-                return None
+                return self.get(document_id)  # gone (None), or already uploaded: as it is
             raise
         return from_item(response["Attributes"])
 

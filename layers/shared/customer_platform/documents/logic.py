@@ -5,6 +5,13 @@ A document's life: POST hands out a presigned upload and stores the metadata as
 (or, if a client asks before it arrives, the first GET) checks the object against what
 was announced and marks the document `uploaded`, or removes an object that does not
 match. Only uploaded documents are visible: GET, list and DELETE answer 404 for the rest.
+
+A confirmed upload never changes. The presigned POST stays valid until it expires (S3
+POST policies are reusable), so the same form can be sent again after the upload was
+confirmed: the bucket is versioned, the new bytes become a new version under the same key,
+and its notification undoes it (that version is deleted, the confirmed one is current
+again) and logs an audit record. Until the notification arrives, downloads are signed for
+the confirmed version, so nobody is served the replacement meanwhile.
 """
 
 from collections.abc import Callable
@@ -30,7 +37,11 @@ from customer_platform.documents.models import (
     new_document_id,
     object_key,
 )
-from customer_platform.documents.repository import DocumentRepository, DocumentStorage
+from customer_platform.documents.repository import (
+    DocumentRepository,
+    DocumentStorage,
+    StoredObject,
+)
 from customer_platform.errors import NotFound
 from customer_platform.pagination import PageTokenCodec
 
@@ -102,6 +113,7 @@ class Outcome(StrEnum):
     NOT_YET = "not-yet"  # no object under the key (yet)
     REJECTED = "rejected"  # wrong type or size: that object version was purged
     ORPHAN = "orphan"  # no document owns the key: the object version was purged
+    REPLACEMENT = "replacement-undone"  # a version after the confirmed one: purged
 
 
 @dataclass(frozen=True)
@@ -119,13 +131,47 @@ def _mismatch(document: Document, size: int, content_type: str, policy: UploadPo
     return None
 
 
+def _undo_replacement(
+    storage: DocumentStorage, document: Document, stored: StoredObject
+) -> UploadCheck:
+    """A version stored after the confirmed one: delete it, so the confirmed version is
+    the current one again, and leave an audit record of the attempt."""
+    undone = stored.version_id is not None
+    if undone:
+        storage.delete(document.object_key, stored.version_id)
+    logger.warning(
+        "replacement of a confirmed document undone" if undone else "replacement NOT undone",
+        extra={
+            "audit": "DocumentReplacementRefused",
+            "documentId": document.id,
+            "key": document.object_key,
+            "confirmedVersion": document.version_id,
+            "refusedVersion": stored.version_id,
+            "refusedSize": stored.size,
+            "undone": undone,
+        },
+    )
+    return UploadCheck(Outcome.REPLACEMENT, document, "the document was already uploaded")
+
+
+def _recheck(storage: DocumentStorage, document: Document, stored: StoredObject) -> UploadCheck:
+    """An object under an uploaded document's key: the confirmed version (a notification
+    told twice, or a check after the GET's), or a later one to undo."""
+    if document.version_id is None or stored.version_id == document.version_id:
+        return UploadCheck(Outcome.UPLOADED, document)
+    return _undo_replacement(storage, document, stored)
+
+
 def check_upload(
     repo: DocumentRepository, storage: DocumentStorage, policy: UploadPolicy, document: Document
 ) -> UploadCheck:
-    """Compare the object under the document's key with what the client announced."""
+    """Compare the object under the document's key with what the client announced, or,
+    for a document already uploaded, with the version that was confirmed."""
     stored = storage.head(document.object_key)
     if stored is None:
         return UploadCheck(Outcome.NOT_YET, document)
+    if document.status is DocumentStatus.UPLOADED:
+        return _recheck(storage, document, stored)
     reason = _mismatch(document, stored.size, stored.content_type, policy)
     if reason is not None:
         # The presigned POST's policy already makes S3 refuse such an upload; this catches
@@ -136,10 +182,12 @@ def check_upload(
             extra={"documentId": document.id, "key": document.object_key, "reason": reason},
         )
         return UploadCheck(Outcome.REJECTED, document, reason)
-    marked = repo.mark_uploaded(document.id, stored.size, stored.last_modified)
+    marked = repo.mark_uploaded(document.id, stored.size, stored.last_modified, stored.version_id)
     if marked is None:  # deleted (or expired) while the bytes were on their way
         storage.delete(document.object_key, stored.version_id)
         return UploadCheck(Outcome.ORPHAN, None, "the document was deleted before its upload")
+    if marked.version_id is not None and marked.version_id != stored.version_id:
+        return _undo_replacement(storage, marked, stored)  # another check confirmed first
     return UploadCheck(Outcome.UPLOADED, marked)
 
 
@@ -180,7 +228,11 @@ def get_document(
 ) -> DocumentWithDownload:
     document = _uploaded_document(repo, storage, policy, document_id)
     signed = storage.presigned_get(
-        document.object_key, document.filename, document.content_type, policy.url_expiry_seconds
+        document.object_key,
+        document.filename,
+        document.content_type,
+        policy.url_expiry_seconds,
+        document.version_id,
     )
     summary = DocumentSummary.of(document)
     return DocumentWithDownload(

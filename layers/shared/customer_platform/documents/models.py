@@ -191,6 +191,9 @@ class Document(BaseModel):
     created_at: datetime
     size: int | None = None
     uploaded_at: datetime | None = None
+    # The S3 object version confirmed as the upload; downloads are signed for it, and any
+    # later version under the key is undone (a presigned POST can be sent again).
+    version_id: str | None = None
 
 
 class PresignedUpload(_Camel):
@@ -288,14 +291,14 @@ def document_id_of_key(key: str) -> str | None:
 def content_disposition(filename: str) -> str:
     """`attachment` with the client's file name, per RFC 6266.
 
-    `filename=` carries an ASCII fallback (quotes and backslashes replaced, as some clients
-    do not unescape quoted-pairs); `filename*=` carries the exact name in UTF-8 (RFC 8187)
-    whenever the fallback differs from it.
+    `filename=` carries an ASCII fallback for clients that do not read `filename*`: the
+    key's safe name (`safe_key_name`), so the fallback can never be a path, a hidden name
+    or anything a client could misread, whatever compatibility characters the name holds
+    (a name of fullwidth dots and solidi, U+FF0E and U+FF0F, passes the filename rule and
+    would become `../../etc/passwd` under a bare NFKD). `filename*=` carries the exact name in UTF-8
+    (RFC 8187) whenever the fallback differs from it.
     """
-    fallback = "".join(
-        char if " " <= char <= "~" and char not in '"\\' else "_" for char in _ascii(filename)
-    )
-    fallback = fallback.strip() or "document"
+    fallback = safe_key_name(filename)
     header = f'attachment; filename="{fallback}"'
     if fallback != filename:
         header += f"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -27,8 +27,12 @@ class DocumentRepository(Protocol):
     def get(self, document_id: str) -> Document | None:
         """The document in any status, or None. Reads are strongly consistent."""
 
-    def mark_uploaded(self, document_id: str, size: int, uploaded_at: datetime) -> Document | None:
-        """Record a verified upload (idempotent); None when the document no longer exists."""
+    def mark_uploaded(
+        self, document_id: str, size: int, uploaded_at: datetime, version_id: str | None
+    ) -> Document | None:
+        """Record a verified upload of object version `version_id`, once: a document that
+        is already uploaded keeps what it has, and the answer is the stored document (its
+        `version_id` says which upload counts). None when the document no longer exists."""
 
     def list_uploaded(self, limit: int, cursor: str | None) -> Page:
         """Up to `limit` uploaded documents, newest upload first, starting after `cursor`."""
@@ -67,13 +71,20 @@ class DocumentStorage(Protocol):
         answer says)."""
 
     def presigned_get(
-        self, key: str, filename: str, content_type: str, expires_in: int
+        self,
+        key: str,
+        filename: str,
+        content_type: str,
+        expires_in: int,
+        version_id: str | None = None,
     ) -> PresignedUrl:
-        """A download URL that answers with `content_type` as an attachment named
-        `filename`, for `expires_in` seconds or less (the answer says)."""
+        """A download URL of the object's version `version_id` (None: the current one)
+        that answers with `content_type` as an attachment named `filename`, for
+        `expires_in` seconds or less (the answer says)."""
 
     def head(self, key: str) -> StoredObject | None:
-        """The object's size and type, or None when there is no object under `key`."""
+        """The current version's size, type and version id, or None when there is no
+        object under `key`."""
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         """Delete `key` (a delete marker), or purge one version of it for good."""

@@ -58,19 +58,23 @@ class S3DocumentStorage:
         return PresignedPost(url=post["url"], fields=fields, expires_in=works_for)
 
     def presigned_get(
-        self, key: str, filename: str, content_type: str, expires_in: int
+        self,
+        key: str,
+        filename: str,
+        content_type: str,
+        expires_in: int,
+        version_id: str | None = None,
     ) -> PresignedUrl:
         client, works_for = self._signing(expires_in)
-        url = client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self._bucket,
-                "Key": key,
-                "ResponseContentDisposition": content_disposition(filename),
-                "ResponseContentType": content_type,
-            },
-            ExpiresIn=works_for,
-        )
+        params = {
+            "Bucket": self._bucket,
+            "Key": key,
+            "ResponseContentDisposition": content_disposition(filename),
+            "ResponseContentType": content_type,
+        }
+        if version_id is not None:  # the confirmed upload, whatever came after it
+            params["VersionId"] = version_id
+        url = client.generate_presigned_url("get_object", Params=params, ExpiresIn=works_for)
         return PresignedUrl(url=url, expires_in=works_for)
 
     def head(self, key: str) -> StoredObject | None:

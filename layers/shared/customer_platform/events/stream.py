@@ -1,4 +1,13 @@
-"""DynamoDB stream records of the customers table, turned into customer events."""
+"""DynamoDB stream records of the customers table, turned into customer events.
+
+A customer copied back from a point-in-time restore (tools/dynamodb_copy_back.py) carries
+RESTORED_FROM, the name of the table it came from. Its stream record is an INSERT (the
+customer had been deleted) or a MODIFY (it had been damaged), but nothing new happened to
+the customer: it is announced as CustomerUpdated, its state being the restored one, never
+as CustomerCreated, which would send a second welcome email. Subscribers that keep state
+(the audit trail) still hear of the change. The next write through the API replaces the
+whole item and drops the marker.
+"""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +30,7 @@ _TYPES: dict[str, EventType] = {
     "REMOVE": "CustomerDeleted",
 }
 _deserializer = TypeDeserializer()
+RESTORED_FROM = "restoredFrom"  # attribute of an item copied back from a restored table
 
 
 def is_customer_record(record: dict[str, Any]) -> bool:
@@ -50,10 +60,18 @@ def event_from_record(record: dict[str, Any]) -> CustomerEvent:
     """
     change = record["dynamodb"]
     event_type = _TYPES[record["eventName"]]
+    seen = datetime.fromtimestamp(float(change.get("ApproximateCreationDateTime", 0)), UTC)
     if event_type == "CustomerDeleted":
         customer = _image(change["OldImage"])
-        seen = datetime.fromtimestamp(float(change.get("ApproximateCreationDateTime", 0)), UTC)
         occurred_at = at_least(seen, customer.updated_at + timedelta(milliseconds=1))
+    elif RESTORED_FROM in change["NewImage"]:
+        # A restore happens now, whatever the restored item's own (older) timestamps say;
+        # and a millisecond after what a delete of the same item seen in the same second
+        # says (stream times have second precision), so a trail shows the delete first.
+        event_type = "CustomerUpdated"
+        customer = _image(change["NewImage"])
+        tick = timedelta(milliseconds=1)
+        occurred_at = at_least(seen, customer.updated_at + tick) + tick
     else:
         customer = _image(change["NewImage"])
         occurred_at = (
