@@ -1,4 +1,4 @@
-"""docs/local-runtime.md's concurrency figures come from docs/local-concurrency.json, which
+"""docs/local-concurrency.md's figures come from docs/local-concurrency.json, which
 tools/local_concurrency.py wrote when it measured them; never from a hand."""
 
 import json
@@ -7,7 +7,7 @@ from local_stack.sockets import LISTEN_BACKLOG
 from tools import local_concurrency
 
 
-def test_the_local_runtime_page_shows_the_measured_figures():
+def test_the_local_concurrency_page_shows_the_measured_figures():
     messages: list[str] = []
 
     status = local_concurrency.main(["--check"], out=messages.append)
