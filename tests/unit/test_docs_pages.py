@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PATTERNS = [
     "api-security",
     "customer-events",
+    "customers-aurora",
     "customers-backends",
     "customers-django",
     "customers-dynamodb",
