@@ -3,7 +3,7 @@
 With a canary or linear strategy SAM gives each API function's `live` alias a CodeDeploy
 deployment group: a deploy shifts traffic from the old version to the new one step by step
 and rolls back when one of the alias's alarms fires. With AllAtOnce (the sandbox default) the
-alias moves at once and no CodeDeploy resource exists. docs/deployment.md has the sources.
+alias moves at once and no CodeDeploy resource exists. docs/releasing.md has the sources.
 """
 
 from typing import Any
