@@ -160,9 +160,13 @@ def test_everything_of_the_backend_but_its_api_function_is_conditional():
             "AWS::Lambda::Permission",
             "AWS::IAM::Role",
             "AWS::Logs::LogGroup",
+            # the live alias's rollback alarms, with a gradual DeploymentStrategy only
+            "AWS::CloudWatch::Alarm",
         }
         for k in unconditional
     ), sorted(unconditional)
+    alarms = {k for k in unconditional if resources[k]["Type"] == "AWS::CloudWatch::Alarm"}
+    assert all(resources[k].get("Condition") == "DeployGradually" for k in alarms)
     assert {"AuroraCluster", "AuroraInstance", "AuroraAppSecret", "AuroraMigrations"} <= set(
         aurora
     ) - unconditional

@@ -36,7 +36,7 @@ def test_every_dynamodb_table_has_point_in_time_recovery():
 def test_the_database_keeps_backups_and_a_final_snapshot():
     """Catches: BackupRetentionPeriod dropped (no point-in-time restore) or the final
     snapshot on delete removed."""
-    (database,) = _resources("AWS::RDS::DBInstance").values()
+    database = _resources("AWS::RDS::DBInstance")["Database"]
     retention = load_yaml()["Parameters"]["DatabaseBackupRetentionDays"]
 
     assert database["Properties"]["BackupRetentionPeriod"] == {"Ref": "DatabaseBackupRetentionDays"}

@@ -20,7 +20,9 @@ import boto3
 import pytest
 
 from local_stack.endpoint import AwsEndpoint
+from local_stack.template import load_yaml
 from tools import preflight
+from tools.connection_budget import samconfig_parameters
 
 # https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html
 ACCOUNT_SETTINGS = "/2016-08-19/account-settings"
@@ -151,12 +153,34 @@ def new_stack() -> str:
     return f"preflight-{uuid.uuid4().hex[:8]}"
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """What the sandbox deployment reserves, read from template.yaml (so a function added
+    or a reservation changed moves the expectations with it): in all, and with every
+    concurrency parameter at its MinValue."""
+
+    total: int
+    lowest: dict[str, int]
+    floor: int
+
+
+def sandbox() -> Sandbox:
+    source = load_yaml()
+    defaults = {k: str(v.get("Default", "")) for k, v in source["Parameters"].items()}
+    found = preflight.reservations(source, defaults | samconfig_parameters()["default"])
+    named = sorted({p for r in found for p in r.parameters})
+    lowest = {p: int(source["Parameters"][p].get("MinValue", 0)) for p in named}
+    floor = sum(r.amount for r in found if not r.parameters) + sum(lowest.values())
+    return Sandbox(sum(r.amount for r in found), lowest, floor)
+
+
 def test_an_account_with_a_reduced_quota_is_told_what_to_change_before_deploying(
     lambda_account: LambdaAccount, capsys: pytest.CaptureFixture[str]
 ):
     """A new account's quota of 10 leaves nothing to reserve (Lambda keeps the whole quota
-    unreserved when it is 100 or less), and the stack reserves 34. Mutation caught: a check
-    that does not ask Lambda for the quota (the deploy would fail in CloudFormation instead)."""
+    unreserved when it is 100 or less), and the stack reserves what the template says.
+    Mutation caught: a check that does not ask Lambda for the quota (the deploy would fail
+    in CloudFormation instead)."""
     # Given a new account's reduced quota and a role for API Gateway's logs
     lambda_account.quota = 10
     api_gateway_logs_through(f"apigw-logs-{uuid.uuid4().hex[:6]}")
@@ -168,10 +192,11 @@ def test_an_account_with_a_reduced_quota_is_told_what_to_change_before_deploying
     assert status == 1
     line = checks["reserved concurrency"]
     assert line.startswith("CHANGE")
-    assert "the stack reserves 34" in line
-    assert "quota of at least 134" in line
-    assert "CustomersRdsMaxConcurrency=0 PartnerWriterConcurrency=1" in line
-    assert "reserves 3 and needs a quota of at least 103" in line
+    expected = sandbox()
+    assert f"the stack reserves {expected.total}" in line
+    assert f"quota of at least {expected.total + 100}" in line
+    assert " ".join(f"{name}={value}" for name, value in expected.lowest.items()) in line
+    assert f"reserves {expected.floor} and needs a quota of at least {expected.floor + 100}" in line
     assert ACCOUNT_SETTINGS in [r.rstrip("/") for r in lambda_account.requests]
 
 
@@ -191,8 +216,10 @@ def test_an_account_with_room_is_ready(
     lambda_account.reserved["someone-elses-function"] = 890
     status, checks = run("--stack", new_stack(), capsys=capsys)
     assert status == 1
-    assert "Lower CustomersRdsMaxConcurrency (now 30, at least 0)" in checks["reserved concurrency"]
-    assert "by 24 in all" in checks["reserved concurrency"]
+    assert "Lower " in checks["reserved concurrency"]
+    assert "CustomersRdsMaxConcurrency (now 30, at least 0)" in checks["reserved concurrency"]
+    # 1000 - 890 leaves 110 unreserved, of which 100 must stay: the stack may take 10
+    assert f"by {sandbox().total - 10} in all" in checks["reserved concurrency"]
 
 
 def deploy_a_stack_reserving(stack: str, reserved: dict[str, int], account: LambdaAccount) -> None:
@@ -228,10 +255,11 @@ def test_an_update_counts_what_the_stack_already_reserves(
     """A redeploy frees the stack's own reservations before it takes them again: with
     exactly 100 unreserved, the update fits. Mutation caught: ignoring the deployed stack's
     reservations (every redeploy of a full account would be refused)."""
-    # Given a deployed stack reserving 34 and an account with exactly 100 unreserved
+    # Given a deployed stack reserving what the template does, and exactly 100 unreserved
     stack = new_stack()
-    lambda_account.quota = 134
-    deploy_a_stack_reserving(stack, {"Relay": 4, "Api": 30}, lambda_account)
+    total = sandbox().total
+    lambda_account.quota = total + 100
+    deploy_a_stack_reserving(stack, {"Relay": total - 30, "Api": 30}, lambda_account)
     api_gateway_logs_through(f"apigw-logs-{uuid.uuid4().hex[:6]}")
     assert lambda_account.unreserved == 100
 
