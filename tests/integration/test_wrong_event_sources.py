@@ -239,6 +239,7 @@ def test_the_events_of_its_own_sources_pass_the_check_and_its_samples_succeed(
         if shape.source in accepted
     ]
 
+    ANSWERS.clear()  # the answers to this function's requests only (not another's)
     failed = {
         shape.name: f"{error.error_type}: {error}"
         for shape in own_samples(function)
@@ -254,5 +255,6 @@ def test_the_events_of_its_own_sources_pass_the_check_and_its_samples_succeed(
     assert same_source
     assert failed == {}
     assert refused == {}
-    if Source.CUSTOM_RESOURCE in accepted:
-        assert [answer["Status"] for answer in ANSWERS] == ["SUCCESS"]
+    if Source.CUSTOM_RESOURCE in accepted:  # one answer per custom resource request sent
+        sent = [shape for shape in same_source if shape.source is Source.CUSTOM_RESOURCE]
+        assert [answer["Status"] for answer in ANSWERS] == ["SUCCESS"] * len(sent)
