@@ -276,3 +276,82 @@ def test_a_commit_whose_answer_is_lost_is_unavailable_and_never_run_again(
 
     assert len(runs) == 1
     assert count_rows(db) <= 1  # durable or not, never twice
+
+
+def connect_as(credentials: Credentials) -> pymysql.Connection:  # type: ignore[type-arg]
+    return pymysql.connect(
+        host=credentials.host,
+        port=credentials.port,
+        user=credentials.username,
+        password=credentials.password,
+        database=credentials.dbname,
+        ssl=local_tls(),
+    )
+
+
+def _wait_until_a_session_waits_for_a_lock(mysql_server: ServerAddress) -> None:
+    """Until InnoDB lists a transaction in LOCK WAIT (as the server's administrator, who
+    may read information_schema.innodb_trx)."""
+    admin = mysql_server.connect()
+    try:
+        for _ in range(400):
+            with admin.cursor() as cursor:
+                cursor.execute(
+                    "SELECT COUNT(*) FROM information_schema.innodb_trx"
+                    " WHERE trx_state = 'LOCK WAIT'"
+                )
+                (waiting,) = cursor.fetchone()
+            if waiting:
+                return
+            threading.Event().wait(0.05)
+        raise AssertionError("no session came to wait for the lock")
+    finally:
+        admin.close()
+
+
+def test_a_deadlock_victim_runs_its_transaction_once_more(
+    db: Database, credentials: Credentials, mysql_server: ServerAddress
+):
+    """A real InnoDB deadlock: the work locks row 1 then waits for row 2, which another
+    session holds and then asks for row 1. InnoDB rolls back the work (it changed nothing,
+    the other changed a row) and the work runs again, this time after the other session's
+    commit. Mutation caught: the deadlock retry in Database.run removed (the victim's
+    request would be a 503 that nothing needed; the partner writer's batch went back to its
+    queue and counted toward the DLQ)."""
+    db.run(lambda c: c.executemany("INSERT INTO t VALUES (%s, %s)", [(1, "a"), (2, "b")]))
+    holder = connect_as(credentials)
+    attempts: list[int] = []
+    outcome: list[object] = []
+    locked_first = threading.Event()
+
+    def work(cursor) -> str:
+        attempts.append(1)
+        cursor.execute("SELECT v FROM t WHERE id = 1 FOR UPDATE")
+        locked_first.set()
+        cursor.execute("SELECT v FROM t WHERE id = 2 FOR UPDATE")
+        (value,) = cursor.fetchone()
+        return str(value)
+
+    def run() -> None:
+        try:
+            outcome.append(db.run(work))
+        except Exception as error:  # noqa: BLE001 - the test reads it
+            outcome.append(error)
+
+    # Given another session holding row 2, which it changed
+    with holder.cursor() as cursor:
+        cursor.execute("UPDATE t SET v = 'held' WHERE id = 2")
+    # When the work locks row 1 and waits for row 2, and the other session asks for row 1
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert locked_first.wait(10)
+    _wait_until_a_session_waits_for_a_lock(mysql_server)
+    with holder.cursor() as cursor:
+        cursor.execute("UPDATE t SET v = 'both' WHERE id = 1")  # the deadlock: the work loses
+    holder.commit()
+    holder.close()
+    worker.join(30)
+
+    # Then the work ran twice and its second run read what the other session committed
+    assert outcome == ["held"]
+    assert len(attempts) == 2

@@ -77,6 +77,8 @@ BUSY = frozenset(
     }
 )
 
+DEADLOCK = 1213  # ER_LOCK_DEADLOCK: the transaction was rolled back; run it again
+
 # Session settings applied on every new connection: UTC timestamps, strict SQL (an
 # over-long value is an error, never silently truncated).
 SESSION_INIT = (
@@ -306,6 +308,13 @@ class Database:
                         continue
                     raise Unavailable("the database is unavailable, retry shortly") from error
                 self._rollback(connection)
+                if error_code(error) == DEADLOCK and attempt == 1:
+                    # InnoDB rolled this transaction back whole to break a deadlock, and
+                    # says to run it again (MySQL 8.0 Reference Manual, "How to Minimize
+                    # and Handle Deadlocks"); nothing of it was written. Once: a second
+                    # deadlock in a row is contention a client should back off from.
+                    logger.info("deadlock: running the transaction once more")
+                    continue
                 if error_code(error) in BUSY:
                     logger.warning("database busy", extra={"code": error_code(error)})
                     raise Unavailable("the database is busy, retry shortly") from error
