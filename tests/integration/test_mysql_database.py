@@ -278,7 +278,7 @@ def test_a_commit_whose_answer_is_lost_is_unavailable_and_never_run_again(
     assert count_rows(db) <= 1  # durable or not, never twice
 
 
-def connect_as(credentials: Credentials) -> pymysql.Connection:  # type: ignore[type-arg]
+def connect_as(credentials: Credentials) -> pymysql.Connection:
     return pymysql.connect(
         host=credentials.host,
         port=credentials.port,
