@@ -114,7 +114,7 @@ def _versions() -> dict[str, str]:
 
 
 def build(c: Collected) -> dict[str, Any]:
-    """The results document (see the README's Performance section for the shape)."""
+    """The results document (bench/README.md describes its shape)."""
     start = c.machine_at_start
     end = machine()
     description = (
@@ -797,25 +797,33 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(results: dict[str, Any]) -> str:
+def _measured_line(results: dict[str, Any]) -> str:
     load = results.get("load_avg_1min") or {}
-    lines = [
+    return (
         f"Measured {results['date'][:10]} on {results['machine']}; {results['python']}; "
         f"`make bench` took {results['wall_time_s']:.0f} s; load average (1 min) "
-        f"{load.get('start')} at the start, {load.get('end')} at the end.",
-    ]
+        f"{load.get('start')} at the start, {load.get('end')} at the end."
+    )
+
+
+def render_markdown(results: dict[str, Any], only: tuple[str, ...] | None = None) -> str:
+    """Every table (or those whose titles start with one of `only`), after the run's line."""
+    lines = [_measured_line(results)]
     for title, header, rows, note in tables(results):
-        lines += _markdown_table(title, header, rows, note)
-    for name, error in (results.get("errors") or {}).items():
-        lines += ["", f"Error in {name}: {error}"]
+        if only is None or title.startswith(only):
+            lines += _markdown_table(title, header, rows, note)
+    if only is None:
+        for name, error in (results.get("errors") or {}).items():
+            lines += ["", f"Error in {name}: {error}"]
     return "\n".join(lines)
 
 
-# -- the generated parts of README.md and docs/cold-starts.md ------------------------------
+# -- the generated parts of README.md, docs/performance.md and docs/cold-starts.md ---------
 
 REFERENCE = REPO / "bench" / "reference-results.json"
 GENERATED = {
-    REPO / "README.md": ("performance",),
+    REPO / "README.md": ("performance-summary",),
+    REPO / "docs" / "performance.md": ("performance",),
     REPO / "docs" / "cold-starts.md": ("cold-starts", "import-profiles"),
 }
 
@@ -838,6 +846,8 @@ def generated_blocks(results: dict[str, Any]) -> dict[str, str]:
     for title, header, rows, note in cold:
         cold_lines += _markdown_table(title, header, rows, note)
     return {
+        "performance-summary": render_markdown(results, only=("Targets",))
+        + "\n\nEvery table behind these ratios: [docs/performance.md](docs/performance.md).",
         "performance": render_markdown(results),
         "cold-starts": "\n".join(cold_lines).strip(),
         "import-profiles": import_profiles_markdown(results),
@@ -887,7 +897,7 @@ def main() -> int:
     parser.add_argument(
         "--write-docs",
         action="store_true",
-        help="rewrite the generated blocks of README.md and docs/cold-starts.md from RESULTS "
+        help="rewrite the generated blocks of README.md and docs/*.md from RESULTS "
         "(default for this option: bench/reference-results.json)",
     )
     args = parser.parse_args()

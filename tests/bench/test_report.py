@@ -11,28 +11,45 @@ from bench.report import GENERATED, REFERENCE, _target, write_docs
 
 
 def test_the_docs_figures_are_the_committed_results_rendered():
-    """Catches: a figure edited by hand in README.md or docs/cold-starts.md, or a
+    """Catches: a figure edited by hand in README.md, docs/performance.md or
+    docs/cold-starts.md, or a
     reference-results.json committed without `python -m bench.report --write-docs`."""
     assert write_docs(REFERENCE, check=True) == []
 
 
-def _performance_prose() -> str:
+def _prose(text: str) -> str:
+    """`text` without its generated blocks, code blocks and inline code."""
+    text = re.sub(r"<!-- generated: (\S+) .*?<!-- end of generated: \1 -->", "", text, flags=re.S)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return re.sub(r"`[^`]*`", "", text)
+
+
+def _performance_prose() -> dict[str, str]:
     readme = next(path for path in GENERATED if path.name == "README.md").read_text()
-    section = readme.split("\n## Performance", 1)[1].split("\n## ", 1)[0]
-    section = re.sub(
-        r"<!-- generated: (\S+) .*?<!-- end of generated: \1 -->", "", section, flags=re.S
-    )
-    section = re.sub(r"```.*?```", "", section, flags=re.S)
-    return re.sub(r"`[^`]*`", "", section)
+    page = next(path for path in GENERATED if path.name == "performance.md").read_text()
+    return {
+        "README.md": _prose(readme.split("\n## Performance", 1)[1].split("\n## ", 1)[0]),
+        "docs/performance.md": _prose(page.split("\n", 1)[1]),  # below the title
+    }
 
 
 def test_the_performance_prose_has_no_hand_typed_numbers():
-    """Catches: a number typed into the README's Performance section outside the generated
-    block (it would go stale with the next run)."""
-    prose = _performance_prose()
-    assert prose.strip(), "the Performance section has no prose"
-    # a number, not a digit inside a name (boto3, S3)
-    assert re.findall(r"(?<![A-Za-z_])\d[\d.,]*", prose) == []
+    """Catches: a number typed into the README's Performance section or docs/performance.md
+    outside the generated blocks (it would go stale with the next run)."""
+    for name, prose in _performance_prose().items():
+        assert prose.strip(), f"{name} has no performance prose"
+        # a number, not a digit inside a name (boto3, S3)
+        assert re.findall(r"(?<![A-Za-z_])\d[\d.,]*", prose) == [], name
+
+
+def test_the_readme_quotes_the_headline_and_links_the_detail():
+    """Catches: the README's summary growing back into every table, or losing its link."""
+    readme = next(path for path in GENERATED if path.name == "README.md").read_text()
+    section = readme.split("\n## Performance", 1)[1].split("\n## ", 1)[0]
+
+    assert "(docs/performance.md)" in section
+    assert "**Targets**" in section
+    assert section.count("**") == 2, "only the targets table belongs in the README"
 
 
 def test_rounds_alternate_abba_and_are_recorded():
