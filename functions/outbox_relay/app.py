@@ -9,17 +9,14 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from customer_platform import aws
 from customer_platform.database import Database, secret_database
 from customer_platform.event_sources import Source, accepts
-from customer_platform.events.outbox import RELAY_BATCH, relay
+from customer_platform.events.outbox import drain, relay
 from customer_platform.settings import EnvSettings
-
-TIME_RESERVE_MS = 5000  # stop starting batches this close to the timeout
 
 
 class Settings(EnvSettings):
@@ -43,18 +40,8 @@ def database() -> Database:
 @metrics.log_metrics
 @accepts(Source.SCHEDULE, Source.DIRECT)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    published = failed = 0
-    while context.get_remaining_time_in_millis() > TIME_RESERVE_MS:
-        result = relay(database(), aws.sns(), settings.topic_arn)
-        published += result.published
-        failed += result.failed
-        if result.failed or result.published < RELAY_BATCH:
-            break  # drained, or SNS is refusing: the next run tries again
-    metrics.add_metric(name="OutboxEventsPublished", unit=MetricUnit.Count, value=published)
-    if failed:
-        metrics.add_metric(name="OutboxPublishFailures", unit=MetricUnit.Count, value=failed)
-        logger.warning(
-            "some events were not published; they stay in the outbox", extra={"failed": failed}
-        )
-    logger.info("outbox relayed", extra={"published": published})
-    return {"published": published, "failed": failed}
+    result = drain(
+        lambda: relay(database(), aws.sns(), settings.topic_arn),
+        context.get_remaining_time_in_millis,
+    )
+    return {"published": result.published, "failed": result.failed}

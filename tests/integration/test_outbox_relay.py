@@ -55,7 +55,7 @@ def test_entries_sns_refuses_in_a_batch_stay_unpublished_and_are_counted(
 
     Mutation caught: stamping every row of the batch instead of the `Successful` ids
     (customer_platform/events/outbox.py `relay`): the refused event is marked published
-    and never sent. Also the metric renamed or dropped (functions/outbox_relay/app.py), or
+    and never sent. Also the metric renamed or dropped (`drain` in the same module), or
     OutboxPublishFailuresAlarm watching another namespace or dimension set."""
     api = CustomersClient(fresh_stack.api, "rds")
     ids = [api.create(name=f"Customer {n}")["id"] for n in range(3)]

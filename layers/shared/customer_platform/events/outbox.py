@@ -167,8 +167,8 @@ def relay(database: Database, sns: "SNSClient", topic_arn: str) -> RelayResult:
 def drain(relay_once: Callable[[], RelayResult], remaining_ms: Callable[[], int]) -> RelayResult:
     """A relay function's run: batches until the outbox is empty, SNS refuses some, or the
     function's time is nearly up (`remaining_ms`, Lambda's context). Anything left waits for
-    the next run. Counts OutboxEventsPublished (and OutboxPublishFailures). (The Aurora
-    sweep's loop; functions/outbox_relay still has its own copy of it.)"""
+    the next run. Counts OutboxEventsPublished (and OutboxPublishFailures). The RDS relay's
+    loop and the Aurora sweep's."""
     published = failed = pruned = 0
     while remaining_ms() > DRAIN_TIME_RESERVE_MS:
         result = relay_once()
