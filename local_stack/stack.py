@@ -9,7 +9,6 @@ schedules. `make api`, `make demo`, `make invoke`, `make sync` and the tests all
 """
 
 import dataclasses
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,14 +25,14 @@ from local_stack.iam import Deliveries, MotoFacts, load_effective_policies
 from local_stack.iam.effective import EffectivePolicies
 from local_stack.iam.gate import Fault
 from local_stack.iam.records import DecisionRecord
+from local_stack.running import STATE_DIR
 from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
-from local_stack.template import ROOT, TEMPLATE, SamTemplate, load_template
+from local_stack.template import TEMPLATE, SamTemplate, load_template
 
 DEFAULT_STACK_NAME = "customer-platform"
 DATABASE_CA_BUNDLE = "customer_platform/certs/database-ca-bundle.pem"
 DEFAULT_REGION = "us-east-1"
-STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
 # Parameters the local stack deploys with unless told otherwise: the optional Aurora backend
 # is off by default in AWS (it adds a cluster; docs/customers-aurora.md) and costs nothing
 # here, so `make api`, `make demo` and the tests serve /aurora/customers too.
