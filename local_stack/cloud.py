@@ -376,6 +376,7 @@ class LocalCloud:
         deployable["Resources"] = _replace_references(moto_resources, in_process)
         values = self.template.parameter_defaults() | (parameters or {})
         declared = transformed.get("Parameters", {})
+        deployable["Parameters"] = _numbers_as_strings(declared, values)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.client("cloudformation").create_stack(
@@ -465,6 +466,29 @@ class LocalCloud:
             for key, spec in outputs.items()
             if "Condition" not in spec or conditions[spec["Condition"]]
         }
+
+
+def _numbers_as_strings(declared: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """The parameters as moto should see them. CloudFormation checks that a `Number`
+    parameter is a number, but a `Ref` to it gives the string ("when you use the parameter
+    elsewhere in your template, the parameter value becomes a string": CloudFormation User
+    Guide, "Parameters", Type). moto gives the int, so `!Equals [!Ref N, "0"]` would be false
+    for 0 (the function's concurrency cap would then be 0: every call throttled). The check
+    stays here; moto gets a String."""
+    parameters = copy.deepcopy(declared)
+    for name, spec in parameters.items():
+        if spec.get("Type") != "Number":
+            continue
+        value = values.get(name)
+        if value is not None:
+            try:
+                float(value)
+            except ValueError:
+                raise ValueError(f"Parameter '{name}' must be a number not '{value}'") from None
+        spec["Type"] = "String"
+        if "Default" in spec:
+            spec["Default"] = str(spec["Default"])
+    return parameters
 
 
 def _env_value(value: Any) -> str:
