@@ -26,7 +26,7 @@ block adds is removed after it, what a delete block removes is put there before 
 
 Network: at rtt 0 the worker reaches MySQL and the AWS endpoint directly (loopback); at
 another round-trip time both paths go through a latency-injecting TCP proxy
-(local_stack.tcp_proxy): the database secret's host and port point at one, AWS_ENDPOINT_URL
+(local_stack.network.tcp_proxy): the database secret's host and port point at one, AWS_ENDPOINT_URL
 at the other. The proxies' delay is calibrated so that the measured added round trip
 matches the figure asked, and the measured value is recorded.
 """
@@ -49,8 +49,8 @@ from moto.dynamodb.models import dynamodb_backends
 
 from bench.harness import REPO, Counters, Rounds, Series, ServerStatus, Tally, progress
 from bench.workers import Worker
+from local_stack.network.tcp_proxy import TcpProxy
 from local_stack.stack import LocalStack
-from local_stack.tcp_proxy import TcpProxy
 
 OPS = ("get", "create", "update", "delete", "list")
 EXPECTED_STATUS = {"create": 201, "get": 200, "update": 200, "list": 200, "delete": 204}
@@ -178,7 +178,7 @@ class Network:
         aws_ms = self._calibrate(self.aws_proxy, rtt_ms, self._aws_rtt)
         self.measured[rtt_ms] = {
             "rtt_ms": rtt_ms,
-            "path": "local_stack.tcp_proxy.TcpProxy on both paths",
+            "path": "local_stack.network.tcp_proxy.TcpProxy on both paths",
             "mysql_added_rtt_measured_ms": round(mysql_ms, 3),
             "aws_added_rtt_measured_ms": round(aws_ms, 3),
             "proxy_settings_ms": {

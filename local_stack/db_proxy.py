@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from local_stack import mysql
-from local_stack.sockets import LISTEN_BACKLOG
+from local_stack.network.sockets import LISTEN_BACKLOG
 
 
 class Cloud(Protocol):

@@ -35,7 +35,7 @@ from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate,
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
 from local_stack.iam.policy import Policy
 from local_stack.iam.records import DecisionRecord
-from local_stack.sockets import LISTEN_BACKLOG
+from local_stack.network.sockets import LISTEN_BACKLOG
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from local_stack.tls import issue
+from local_stack.network.tls import issue
 
 if TYPE_CHECKING:
     from local_stack.cloud import LocalCloud

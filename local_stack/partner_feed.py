@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local_stack.sockets import LocalHTTPServer
+from local_stack.network.sockets import LocalHTTPServer
 
 
 @dataclass

@@ -28,9 +28,9 @@ from local_stack import authorizer, lambda_api, mysql
 from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 from local_stack.cli import messages_not_tracebacks
 from local_stack.endpoint import AwsEndpoint, administrator
+from local_stack.network.sockets import LocalHTTPServer
 from local_stack.running import OUTPUTS_FILE, STATE_DIR, StackFolder
 from local_stack.runtime import interpreter_note
-from local_stack.sockets import LocalHTTPServer
 from local_stack.stack import LocalStack
 
 __all__ = ["OUTPUTS_FILE", "RunningStack", "running_stack"]

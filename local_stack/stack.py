@@ -100,7 +100,7 @@ class LocalStack:
         self.aurora = data_api.provision(self.cloud)
         self.on_close(self.aurora.close)
         # The functions verify MySQL's certificate against the layer's CA bundle; locally the
-        # bundle also holds the local server's CA (local_stack.tls).
+        # bundle also holds the local server's CA (local_stack.network.tls).
         ca = mysql.server().ca_pem
         self.runtime = LocalRuntime(
             log_dir=self.log_dir, echo=self.echo, trust=(DATABASE_CA_BUNDLE, ca) if ca else None

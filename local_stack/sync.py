@@ -70,7 +70,8 @@ def sync(
     timeout_s: float = 120,
     lambda_url: str | None = None,
 ) -> SyncReport:
-    """`outputs["MySqlCaFile"]`: the CA the stack's MySQL server presents (local_stack.tls)."""
+    """`outputs["MySqlCaFile"]`: the CA the stack's MySQL server presents
+    (local_stack.network.tls)."""
     """Run the fetcher once and wait until the ingest queue is drained by the writer."""
     started = time.monotonic()
     session = boto3.session.Session(

@@ -44,7 +44,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from local_stack.sockets import LISTEN_BACKLOG
+from local_stack.network.sockets import LISTEN_BACKLOG
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "local-concurrency.json"
@@ -102,7 +102,7 @@ def burst(
 
 
 def measure_backlog(say: Callable[[str], object]) -> dict[str, Any]:
-    from local_stack.sockets import LocalHTTPServer  # noqa: PLC0415
+    from local_stack.network.sockets import LocalHTTPServer  # noqa: PLC0415
 
     results: dict[str, Any] = {"clients": CLIENTS}
     for queue in (5, LISTEN_BACKLOG):

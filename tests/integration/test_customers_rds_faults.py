@@ -15,8 +15,8 @@ import pytest
 
 from customer_platform.database import Timeouts
 from local_stack.mysql import ServerAddress
+from local_stack.network.tcp_proxy import TcpProxy
 from local_stack.stack import LocalStack
-from local_stack.tcp_proxy import TcpProxy
 from local_stack.template import load_template
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.mysql import (

@@ -2,7 +2,7 @@
 
 Deployed, the parameter group requires secure transport and the functions verify the RDS
 certificate against the root CAs the layer ships. Locally the throwaway MariaDB serves TLS
-with a certificate of a CA made at its start (local_stack/tls.py), requires it, and the
+with a certificate of a CA made at its start (local_stack/network/tls.py), requires it, and the
 local build of the layer trusts that CA on the same verification path.
 """
 
@@ -20,9 +20,9 @@ from customer_platform import certs
 from customer_platform.database import Credentials, Database, tls_context
 from customer_platform.errors import Unavailable
 from local_stack.mysql import ServerAddress
+from local_stack.network.tls import issue
 from local_stack.stack import LocalStack
 from local_stack.template import load_yaml
-from local_stack.tls import issue
 from tests.support.customers import CustomersClient
 
 BUNDLE = files("customer_platform.certs").joinpath("database-ca-bundle.pem")

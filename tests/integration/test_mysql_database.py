@@ -14,7 +14,7 @@ import pytest
 from customer_platform.database import Credentials, Database, Timeouts
 from customer_platform.errors import Unavailable
 from local_stack.mysql import ServerAddress
-from local_stack.tcp_proxy import TcpProxy
+from local_stack.network.tcp_proxy import TcpProxy
 from tests.support.mysql import (
     change_password,
     connection_ids,

@@ -1,4 +1,4 @@
-"""local_stack.tcp_proxy: each fault, seen by a real client through a real echo server."""
+"""local_stack.network.tcp_proxy: each fault, seen by a real client through a real echo server."""
 
 import os
 import socket
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_stack.tcp_proxy import Mode, TcpProxy
+from local_stack.network.tcp_proxy import Mode, TcpProxy
 
 # Long enough for any loopback round trip on a busy machine; short enough that a silent
 # connection is noticed quickly.

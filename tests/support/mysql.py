@@ -1,6 +1,6 @@
 """Test helpers for the MySQL side: scratch databases, the server's view of connections
 and a count of Secrets Manager calls. (A network path that can fail is
-`local_stack.tcp_proxy.TcpProxy`.)
+`local_stack.network.tcp_proxy.TcpProxy`.)
 
 The server itself comes from `local_stack.mysql` (the `mysql_server` fixture), found the
 same way for the tests as for `make api`.

@@ -3,7 +3,7 @@ tools/local_concurrency.py wrote when it measured them; never from a hand."""
 
 import json
 
-from local_stack.sockets import LISTEN_BACKLOG
+from local_stack.network.sockets import LISTEN_BACKLOG
 from tools import local_concurrency
 
 

@@ -32,7 +32,7 @@ import threading
 import time
 from enum import Enum
 
-from local_stack.sockets import LISTEN_BACKLOG
+from local_stack.network.sockets import LISTEN_BACKLOG
 
 CHUNK = 65536
 UPSTREAM_CONNECT_TIMEOUT = 5.0
