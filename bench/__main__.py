@@ -36,8 +36,8 @@ from bench.harness import REPO, WORK_DIR, fake_aws_environment
 if TYPE_CHECKING:
     from bench.harness import Counters
     from bench.report import Collected
+    from local_stack.assembly.stack import LocalStack
     from local_stack.network.tcp_proxy import TcpProxy
-    from local_stack.stack import LocalStack
 
 PHASES = ("warm", "sqs", "ingest", "cold", "local_api", "snapstart", "sizes")
 STACK_PHASES = {"warm", "sqs", "ingest", "cold", "local_api", "snapstart"}
@@ -121,9 +121,9 @@ def _stack_phases(args: argparse.Namespace, collected: "Collected") -> None:
     from bench import report  # noqa: PLC0415
     from bench.harness import Counters, EndpointCalls, ServerStatus, progress  # noqa: PLC0415
     from local_stack import mysql  # noqa: PLC0415
-    from local_stack.endpoint import AwsEndpoint, administrator  # noqa: PLC0415
+    from local_stack.assembly.endpoint import AwsEndpoint, administrator  # noqa: PLC0415
+    from local_stack.assembly.stack import LocalStack  # noqa: PLC0415
     from local_stack.network.tcp_proxy import TcpProxy  # noqa: PLC0415
-    from local_stack.stack import LocalStack  # noqa: PLC0415
 
     calls = EndpointCalls()
     endpoint = AwsEndpoint(middleware=calls.middleware).start()

@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.harness import Series, progress
 from bench.workers import Worker
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 
 BATCH_SIZE = 10
 WARMUP_BATCHES = 2

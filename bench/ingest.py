@@ -26,7 +26,7 @@ from typing import Any
 from bench.harness import Rounds, progress
 from bench.warm import Network
 from bench.workers import Worker
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 
 VARIANTS = ("ours", "ours_parsing", "row_by_row", "commit_each")
 

@@ -32,9 +32,9 @@ from typing import Any
 
 from bench.harness import REPO, Rounds, progress
 from bench.workers import Worker
+from local_stack.assembly.stack import LocalStack
 from local_stack.runtime import DEFAULT_MAX_ENVIRONMENTS
 from local_stack.server import _handler_for, _listen
-from local_stack.stack import LocalStack
 
 CLIENTS = (1, 4, 16)
 FUNCTIONS = {"rds": "CustomersRdsFunction", "dynamodb": "CustomersDynamoDBFunction"}

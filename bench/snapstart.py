@@ -23,9 +23,9 @@ import time
 from typing import Any
 
 from bench.harness import Counters, progress
+from local_stack.assembly.stack import LocalStack
+from local_stack.assembly.template import load_template
 from local_stack.snapstart import snapstart_pool
-from local_stack.stack import LocalStack
-from local_stack.template import load_template
 
 FUNCTION = "CustomersRdsFunction"
 

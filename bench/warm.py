@@ -49,8 +49,8 @@ from moto.dynamodb.models import dynamodb_backends
 
 from bench.harness import REPO, Counters, Rounds, Series, ServerStatus, Tally, progress
 from bench.workers import Worker
+from local_stack.assembly.stack import LocalStack
 from local_stack.network.tcp_proxy import TcpProxy
-from local_stack.stack import LocalStack
 
 OPS = ("get", "create", "update", "delete", "list")
 EXPECTED_STATUS = {"create": 201, "get": 200, "update": 200, "list": 200, "delete": 204}

@@ -36,7 +36,7 @@ from joserfc.jwk import KeySet
 from local_stack.apigateway import ApiResponse
 
 if TYPE_CHECKING:
-    from local_stack.stack import LocalStack
+    from local_stack.assembly.stack import LocalStack
 
 MODE = "COGNITO"
 # `make api ApiAuth=COGNITO` hands the parameter to the server through this variable.

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
-from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
+from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.running import NoRunningStack, require_running_outputs
 
 # The AWS CLI's global options that take a value (v1 and v2: `aws help`, "GLOBAL OPTIONS").

@@ -30,7 +30,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 
 class Cloud(Protocol):
-    """What the shims need of local_stack.cloud.LocalCloud."""
+    """What the shims need of local_stack.assembly.cloud.LocalCloud."""
 
     stack_name: str
     region: str

@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from moto.events.models import EventPattern
 
 from local_stack import s3
-from local_stack.cloud import LocalCloud
+from local_stack.assembly.cloud import LocalCloud
 from local_stack.functions import Admission, FunctionError, LocalFunction, Throttled
 from local_stack.iam import Deliveries
 

@@ -57,7 +57,7 @@ from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from local_stack.endpoint import ADMIN_ACCESS_KEY_ID, ADMIN_CREDENTIALS, REGION
+from local_stack.assembly.endpoint import ADMIN_ACCESS_KEY_ID, ADMIN_CREDENTIALS, REGION
 from local_stack.functions import FunctionError, Invocation, LocalFunction, Throttled
 from local_stack.iam import Requirement
 from local_stack.iam.records import DecisionRecord
@@ -66,8 +66,8 @@ from local_stack.lambda_async import AsyncConfig, AsyncEvent, AsyncInvoker
 from local_stack.runtime.pool import MAX_REQUEST_BYTES
 
 if TYPE_CHECKING:
+    from local_stack.assembly.stack import LocalStack
     from local_stack.iam.gate import CredentialRegistry, Gate
-    from local_stack.stack import LocalStack
 
 MAX_EVENT_REQUEST_BYTES = 1024 * 1024  # an asynchronous invocation's payload: 1 MB
 TAIL_BYTES = 4096

@@ -66,8 +66,8 @@ class AsyncEvent:
 
 
 class Cloud(Protocol):
-    """The local AWS endpoint's clients (local_stack.cloud.LocalCloud): the administrator's,
-    or, with `credentials`, a function role's."""
+    """The local AWS endpoint's clients (local_stack.assembly.cloud.LocalCloud): the
+    administrator's, or, with `credentials`, a function role's."""
 
     def client(self, service: str, credentials: Credentials | None = None) -> Any: ...
 

@@ -43,7 +43,7 @@ import pymysql
 from local_stack.network.tls import issue
 
 if TYPE_CHECKING:
-    from local_stack.cloud import LocalCloud
+    from local_stack.assembly.cloud import LocalCloud
     from local_stack.functions import LocalFunction
 
 INSTALL_HINT = (

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
+from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.running import NoRunningStack, require_running_outputs
 
 

@@ -29,12 +29,12 @@ from typing import Any, Protocol
 from moto.s3 import notifications as moto_notifications
 from moto.s3.responses import S3Response
 
+from local_stack.assembly.intrinsics import without_novalue
 from local_stack.functions import LocalFunction
-from local_stack.intrinsics import without_novalue
 
 
 class Cloud(Protocol):
-    """What the shims need of local_stack.cloud.LocalCloud."""
+    """What the shims need of local_stack.assembly.cloud.LocalCloud."""
 
     stack_name: str
     region: str

@@ -1,6 +1,6 @@
 """`make api`: the whole stack on this machine, served over HTTP like `sam local start-api`.
 
-The local AWS endpoint (moto in server mode, local_stack.endpoint) starts on a free
+The local AWS endpoint (moto in server mode, local_stack.assembly.endpoint) starts on a free
 127.0.0.1 port, template.yaml is deployed into it, every function gets its execution
 environments (local_stack.runtime), and two HTTP servers start: the API (API Gateway's
 REST API, on PORT, 3000 by default) and the Lambda Invoke API (like `sam local
@@ -26,12 +26,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from local_stack import authorizer, lambda_api, mysql
 from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
+from local_stack.assembly.endpoint import AwsEndpoint, administrator
+from local_stack.assembly.stack import LocalStack
 from local_stack.cli import messages_not_tracebacks
-from local_stack.endpoint import AwsEndpoint, administrator
 from local_stack.network.sockets import LocalHTTPServer
 from local_stack.running import OUTPUTS_FILE, STATE_DIR, StackFolder
 from local_stack.runtime import interpreter_note
-from local_stack.stack import LocalStack
 
 __all__ = ["OUTPUTS_FILE", "RunningStack", "running_stack"]
 DECISIONS_DIR = STATE_DIR / "iam" / "decisions"  # what `make iam-report` reads

@@ -22,8 +22,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from local_stack.assembly.stack import LocalStack
 from local_stack.runtime import FunctionPool
-from local_stack.stack import LocalStack
 
 ENTRY = Path(__file__).with_name("snapstart_entry") / "local_snapstart.py"
 ENTRY_HANDLER = "local_snapstart.handler"

@@ -21,8 +21,8 @@ from typing import Any
 
 import boto3
 
+from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.cli import messages_not_tracebacks
-from local_stack.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.event_sources import scheduled_event
 from local_stack.functions import FunctionError
 from local_stack.lambda_api import invoke_remote

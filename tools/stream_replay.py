@@ -209,7 +209,7 @@ def _print(report: Report) -> None:
 
 
 def _local() -> tuple[Any, Any, Invoke, str]:
-    from local_stack.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
+    from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
     from local_stack.running import require_running_outputs  # noqa: PLC0415
 
     outputs = require_running_outputs()

@@ -29,7 +29,7 @@ from local_stack import mysql
 from local_stack.data_api.cluster import LocalCluster, register, unregister
 
 if TYPE_CHECKING:
-    from local_stack.cloud import LocalCloud
+    from local_stack.assembly.cloud import LocalCloud
 
 APP_SECRET = "AuroraAppSecret"  # noqa: S105 - logical ids in template.yaml
 MIGRATIONS_FUNCTION = "AuroraMigrationsFunction"

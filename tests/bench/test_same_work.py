@@ -14,9 +14,9 @@ import pytest
 from bench.harness import Counters, EndpointCalls, ServerStatus
 from bench.warm import OPS, Comparison, Network, RdsWorkload
 from bench.workers import Worker
-from local_stack.endpoint import AwsEndpoint
+from local_stack.assembly.endpoint import AwsEndpoint
+from local_stack.assembly.stack import LocalStack
 from local_stack.mysql import ServerAddress
-from local_stack.stack import LocalStack
 
 
 @pytest.fixture(scope="module")

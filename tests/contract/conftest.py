@@ -6,7 +6,7 @@ A backend joins the suite by adding its name to BACKENDS: the routes live under
 
 import pytest
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.customers import CustomersClient
 
 BACKENDS = ["dynamodb", "rds", "aurora", "django"]

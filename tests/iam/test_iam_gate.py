@@ -20,7 +20,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local_stack.endpoint import AwsEndpoint
+from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.iam.actions import ActionMapper
 from local_stack.iam.effective import ResourcePolicies
 from local_stack.iam.facts import MotoFacts

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from local_stack.assembly.stack import LocalStack
 from local_stack.iam.deliveries import Deliveries
 from local_stack.iam.effective import (
     EffectivePolicies,
@@ -17,7 +18,6 @@ from local_stack.iam.effective import (
     load_effective_policies,
 )
 from local_stack.iam.facts import MotoFacts
-from local_stack.stack import LocalStack
 
 
 def effective(stack: LocalStack, transformed: dict[str, Any] | None = None) -> EffectivePolicies:

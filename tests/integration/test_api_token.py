@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tools import get_token, sandbox_user
 from tools.get_token import Prompts, SignInError
 

@@ -7,7 +7,7 @@ from customer_platform import aws
 from customer_platform.customers.dynamodb import DynamoDBCustomerRepository, email_key
 from customer_platform.customers.models import Customer
 from customer_platform.errors import Conflict, NotFound
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.customers import CustomersClient, unique_email
 
 

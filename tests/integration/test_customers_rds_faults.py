@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from customer_platform.database import Timeouts
+from local_stack.assembly.stack import LocalStack
+from local_stack.assembly.template import load_template
 from local_stack.mysql import ServerAddress
 from local_stack.network.tcp_proxy import TcpProxy
-from local_stack.stack import LocalStack
-from local_stack.template import load_template
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.mysql import (
     APPLICATION_SECRET,

@@ -12,10 +12,10 @@ from customer_platform.documents.signing import (
     MAX_URL_EXPIRY_SECONDS,
     SESSION_SECONDS,
 )
-from local_stack.endpoint import AwsEndpoint
+from local_stack.assembly.endpoint import AwsEndpoint
+from local_stack.assembly.stack import LocalStack
 from local_stack.functions import FunctionError, LocalFunction
 from local_stack.mysql import ServerAddress
-from local_stack.stack import LocalStack
 from tests.conftest import deploy
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -20,8 +20,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from local_stack.stack import LocalStack
-from local_stack.template import ROOT, load_yaml
+from local_stack.assembly.stack import LocalStack
+from local_stack.assembly.template import ROOT, load_yaml
 from tools import drill_aws
 from tools.drill_aws import Drill, chosen_checks, pitr_lag
 

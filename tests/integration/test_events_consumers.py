@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.polling import receive_all
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

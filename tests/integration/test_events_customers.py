@@ -17,7 +17,7 @@ from customer_platform.customers.mysql import MySQLCustomerRepository
 from customer_platform.customers.repository import CustomerRepository
 from customer_platform.data_api import DataApi
 from customer_platform.database import Credentials
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.mysql import database_for, secret_document
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -14,7 +14,7 @@ import pytest
 from customer_platform import aws
 from customer_platform.documents.dynamodb import DynamoDBDocumentRepository
 from customer_platform.documents.models import Document, DocumentStatus, object_key
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLE_BUCKET = "documents-example"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.customers import unique_email
 
 ROOT = Path(__file__).resolve().parents[2]

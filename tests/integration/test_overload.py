@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.faults import THROTTLING, dynamodb_overloaded
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from customer_platform.pagination import PageTokenCodec
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.documents import DocumentsClient
 
 

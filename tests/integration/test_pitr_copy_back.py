@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.integration.test_fanout import peek, run_consumers, run_stream
 from tests.support.customers import CustomersClient, unique_email
 from tools.dynamodb_copy_back import CopyBack, copy_back

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from local_stack.assembly.stack import LocalStack
 from local_stack.iam.gate import Fault
 from local_stack.redrive import redrive
-from local_stack.stack import LocalStack
 from tests.integration.test_fanout import _event
 from tests.support.polling import receive_all
 

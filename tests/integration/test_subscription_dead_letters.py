@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
+from local_stack.assembly.stack import LocalStack
 from local_stack.iam.effective import load_effective_policies
 from local_stack.redrive import redrive
-from local_stack.stack import LocalStack
 from tests.integration.test_fanout import AUDIT, PUBLISHER, peek
 from tests.support.customers import CustomersClient
 from tests.support.polling import poll_until_idle

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from local_stack.endpoint import AwsEndpoint
+from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.mysql import ServerAddress
 from local_stack.server import _handler_for, _listen
 from tests.conftest import deploy

@@ -25,8 +25,8 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 
 from local_stack import data_api
+from local_stack.assembly.stack import LocalStack
 from local_stack.data_api.service import OPERATIONS
-from local_stack.stack import LocalStack
 from tests.support.polling import rounds
 
 MODEL = botocore.session.get_session().get_service_model("rds-data")

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from local_stack.assembly.stack import LocalStack
 from local_stack.event_sources import wait_until
-from local_stack.stack import LocalStack
 
 RELAY = "OutboxRelayFunction"
 AUDIT = "CustomerAuditFunction"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from local_stack import mysql
-from local_stack.endpoint import AwsEndpoint
+from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.iam.report import TEST_STACK_PREFIX
 from tests.conftest import deploy
 
@@ -24,7 +24,7 @@ def test_a_zero_cap_means_no_reserved_concurrency(
     function's reserved concurrency.
 
     Mutation caught: passing Number parameters to moto as declared (`_numbers_as_strings`
-    in local_stack/cloud.py returning `declared`): moto resolves the Ref to the int 0, the
+    in local_stack/assembly/cloud.py returning `declared`): moto resolves the Ref to the int 0, the
     Equals against "0" is false, and the function gets reserved concurrency 0, so every
     invocation is throttled."""
     stack = deploy(

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from local_stack.assembly.stack import LocalStack
 from local_stack.network.tcp_proxy import TcpProxy
 from local_stack.snapstart import snapstart_pool
-from local_stack.stack import LocalStack
 from tests.support.mysql import (
     admin,
     change_password,

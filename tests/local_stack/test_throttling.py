@@ -17,9 +17,9 @@ import pytest
 from botocore.config import Config
 
 from local_stack import lambda_api
+from local_stack.assembly.stack import LocalStack
 from local_stack.functions import LocalFunction
 from local_stack.server import _handler_for, _listen
-from local_stack.stack import LocalStack
 
 
 @contextmanager

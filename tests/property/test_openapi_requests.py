@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.customers import CustomersClient
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.endpoint import AwsEndpoint
+from local_stack.assembly.endpoint import AwsEndpoint
+from local_stack.assembly.stack import LocalStack
 from local_stack.mysql import ServerAddress
-from local_stack.stack import LocalStack
 from tests.conftest import deploy
 from tests.support.documents import DocumentsClient
 

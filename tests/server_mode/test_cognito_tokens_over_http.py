@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import requests
 
-from local_stack.endpoint import AwsEndpoint
+from local_stack.assembly.endpoint import AwsEndpoint
+from local_stack.assembly.stack import LocalStack
 from local_stack.mysql import ServerAddress
 from local_stack.server import _handler_for
-from local_stack.stack import LocalStack
 from tests.conftest import deploy
 from tests.support.customers import unique_email
 from tests.support.identity import claims_of, create_user, moto_key, sign_in, signed, unsigned

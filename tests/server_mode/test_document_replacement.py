@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.documents import DocumentsClient, download, upload
 
 pytestmark = pytest.mark.xdist_group("documents-moto-server")

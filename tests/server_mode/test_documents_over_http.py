@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from customer_platform.documents.models import content_disposition
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.documents import (
     S3_TIMEOUT_SECONDS,
     DocumentsClient,

@@ -22,7 +22,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.documents import (
     S3_TIMEOUT_SECONDS,
     DocumentsClient,

@@ -10,7 +10,7 @@ own clock: moving that clock is how these tests let time pass at the AWS boundar
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.documents import DocumentsClient, SignerSession, download
 from tests.support.gate_clock import clock_at
 

@@ -11,7 +11,7 @@ import requests
 from botocore.config import Config
 
 from local_stack.apigateway import ApiResponse, LocalApi
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tests.support.polling import rounds
 
 # moto answers S3 in a few milliseconds; the limit only stops a hung test.

@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from local_stack import cognito
-from local_stack.stack import LocalStack
+from local_stack.assembly.stack import LocalStack
 from tools import sandbox_user
 
 PASSWORD = "Local-test-passw0rd!"  # meets the template's password policy; moto only

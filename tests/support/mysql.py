@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from customer_platform.database import Credentials, Database, Timeouts
+from local_stack.assembly.stack import LocalStack
 from local_stack.mysql import ServerAddress, quote_identifier, server
-from local_stack.stack import LocalStack
 
 RDS_FUNCTION = "CustomersRdsFunction"
 

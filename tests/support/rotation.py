@@ -24,8 +24,8 @@ import uuid
 from typing import Any
 
 from customer_platform.migrations.application_user import alternating_users
+from local_stack.assembly.stack import LocalStack
 from local_stack.mysql import ServerAddress, connect_with, server
-from local_stack.stack import LocalStack
 from tests.support.mysql import APPLICATION_SECRET, admin
 
 

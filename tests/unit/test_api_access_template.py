@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from customer_platform.customers.models import CustomerInput
 from local_stack.apigateway import LocalApi
-from local_stack.template import (
+from local_stack.assembly.template import (
     SamTemplate,
     load_template,
     load_yaml,

@@ -1,7 +1,7 @@
 """The whole template on one machine: resources in moto, functions in their own processes.
 
 `LocalStack(endpoint=...).deploy()` deploys template.yaml into the local AWS endpoint (moto
-in server mode, local_stack.endpoint), builds and registers every function with the local
+in server mode, local_stack.assembly.endpoint), builds and registers every function with the local
 runtime (execution environments under the Lambda Runtime Interface Emulator, each function
 with its own credentials), runs the migrations as the deployed custom resource would, and
 wires the service emulators: API Gateway, event source mappings, S3 notifications and
@@ -17,8 +17,9 @@ from typing import Any, TextIO
 
 from local_stack import authorizer, data_api, mysql, s3, sns
 from local_stack.apigateway import LocalApi
-from local_stack.cloud import LocalCloud
-from local_stack.endpoint import ACCOUNT, AwsEndpoint
+from local_stack.assembly.cloud import LocalCloud
+from local_stack.assembly.endpoint import ACCOUNT, AwsEndpoint
+from local_stack.assembly.template import TEMPLATE, SamTemplate, load_template
 from local_stack.event_sources import EventSources
 from local_stack.functions import LocalFunction
 from local_stack.iam import Deliveries, MotoFacts, load_effective_policies
@@ -28,7 +29,6 @@ from local_stack.iam.records import DecisionRecord
 from local_stack.running import STATE_DIR
 from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
-from local_stack.template import TEMPLATE, SamTemplate, load_template
 
 DEFAULT_STACK_NAME = "customer-platform"
 DATABASE_CA_BUNDLE = "customer_platform/certs/database-ca-bundle.pem"

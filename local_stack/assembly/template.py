@@ -15,7 +15,7 @@ from typing import Any
 from samtranslator.translator.transform import transform as sam_transform
 from samtranslator.yaml_helper import yaml_parse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 LOCAL_CODE_BUCKET = "local-code"  # placeholder: the local stack never uploads code
 
