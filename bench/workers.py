@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import REPO
-from local_stack.functions import LocalFunction
+from local_stack.runtime.functions import LocalFunction
 
 WORKER = Path(__file__).with_name("worker.py")
 

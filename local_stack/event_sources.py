@@ -38,8 +38,8 @@ from moto.events.models import EventPattern
 
 from local_stack import s3
 from local_stack.assembly.cloud import LocalCloud
-from local_stack.functions import Admission, FunctionError, LocalFunction, Throttled
 from local_stack.iam import Deliveries
+from local_stack.runtime.functions import Admission, FunctionError, LocalFunction, Throttled
 
 
 def _filters(props: dict[str, Any]) -> list[EventPattern]:

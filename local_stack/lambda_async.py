@@ -35,8 +35,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from local_stack.functions import FunctionError, LocalFunction
 from local_stack.runtime.environment import Credentials
+from local_stack.runtime.functions import FunctionError, LocalFunction
 
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_AGE_S = 6 * 60 * 60

@@ -44,7 +44,7 @@ from local_stack.network.tls import issue
 
 if TYPE_CHECKING:
     from local_stack.assembly.cloud import LocalCloud
-    from local_stack.functions import LocalFunction
+    from local_stack.runtime.functions import LocalFunction
 
 INSTALL_HINT = (
     "No MySQL server for the RDS parts of the stack. Either point the tests at one with "

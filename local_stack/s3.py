@@ -30,7 +30,7 @@ from moto.s3 import notifications as moto_notifications
 from moto.s3.responses import S3Response
 
 from local_stack.assembly.intrinsics import without_novalue
-from local_stack.functions import LocalFunction
+from local_stack.runtime.functions import LocalFunction
 
 
 class Cloud(Protocol):

@@ -24,11 +24,11 @@ import boto3
 from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.cli import messages_not_tracebacks
 from local_stack.event_sources import scheduled_event
-from local_stack.functions import FunctionError
 from local_stack.lambda_api import invoke_remote
 from local_stack.mysql import connect_with
 from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.running import NoRunningStack, running_outputs
+from local_stack.runtime.functions import FunctionError
 from local_stack.server import running_stack
 
 FETCHER = "PartnerFetcherFunction"

@@ -21,7 +21,6 @@ from local_stack.assembly.cloud import LocalCloud
 from local_stack.assembly.endpoint import ACCOUNT, AwsEndpoint
 from local_stack.assembly.template import TEMPLATE, SamTemplate, load_template
 from local_stack.event_sources import EventSources
-from local_stack.functions import LocalFunction
 from local_stack.iam import Deliveries, MotoFacts, load_effective_policies
 from local_stack.iam.effective import EffectivePolicies
 from local_stack.iam.gate import Fault
@@ -29,6 +28,7 @@ from local_stack.iam.records import DecisionRecord
 from local_stack.running import STATE_DIR
 from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
+from local_stack.runtime.functions import LocalFunction
 
 DEFAULT_STACK_NAME = "customer-platform"
 DATABASE_CA_BUNDLE = "customer_platform/certs/database-ca-bundle.pem"

@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from local_stack import lambda_api
 from local_stack.assembly.stack import LocalStack
-from local_stack.functions import LocalFunction
+from local_stack.runtime.functions import LocalFunction
 from local_stack.server import _handler_for, _listen
 
 

@@ -8,7 +8,7 @@
 
 The function runs under the local runtime like any other (its own process under the Lambda
 Runtime Interface Emulator, its environment, credentials and endpoint), with one file
-more in its built folder: local_stack/snapstart_entry/local_snapstart.py, whose handler
+more in its built folder: local_stack/runtime/snapstart_entry/local_snapstart.py, whose handler
 runs the registered before-snapshot and after-restore hooks in the function's own process
 with awslambdaric's hook runner when asked, and otherwise calls the function's handler.
 Why an entry point and not the emulator's own SnapStart mode: a check of restore safety
