@@ -46,9 +46,9 @@ from typing import Any
 from bench.consumers import customer_created
 from bench.harness import REPO, WORK_DIR, Counters, Rounds, Series, progress
 from local_stack.assembly.stack import LocalStack
-from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.runtime import FunctionPool
 from local_stack.runtime.functions import LocalFunction
+from local_stack.services.partner_feed import PartnerFeed, sample_rows
 
 CHILD = Path(__file__).with_name("cold_child.py")
 BASELINE = Path(__file__).with_name("cold_baseline.py")

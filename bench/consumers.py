@@ -4,7 +4,7 @@ Each consumer runs in a bench worker (bench/workers.py: its interpreter, folder 
 environment, the handler called directly).
 
 Each consumer's `lambda_handler` gets Lambda SQS events of 10 records (the shape
-local_stack.event_sources builds from a real receive), every message new, so every one is
+local_stack.services.event_sources builds from a real receive), every message new, so every one is
 real work: the audit consumer's conditional put, the welcome consumer's idempotency
 record and notification, the partner writer's transaction. Receiving and deleting are
 Lambda's poller's work, not the function's, and are not timed. The first batches warm the
@@ -56,7 +56,8 @@ class ConsumerResult:
 
 
 def sqs_event(bodies: list[str]) -> dict[str, Any]:
-    """A Lambda SQS event, as local_stack.event_sources builds it from received messages."""
+    """A Lambda SQS event, as local_stack.services.event_sources builds it from received
+    messages."""
     now = str(int(datetime.now(UTC).timestamp() * 1000))
     return {
         "Records": [

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import ParamSpec
 
-from local_stack.mysql import MySQLUnavailable
+from local_stack.services.mysql import MySQLUnavailable
 
 # Conditions that are the machine's, not a bug: each message already says what fixes it.
 SETUP_ERRORS: tuple[type[Exception], ...] = (MySQLUnavailable,)

@@ -20,10 +20,10 @@ from urllib.parse import urlencode
 import boto3
 import requests
 
-from local_stack import data_api, mysql
 from local_stack.cli import messages_not_tracebacks
-from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
 from local_stack.server import OUTPUTS_FILE, RunningStack, running_stack
+from local_stack.services import data_api, mysql
+from local_stack.services.partner_feed import Fault, PartnerFeed, sample_rows
 from local_stack.sync import sync
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None

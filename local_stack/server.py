@@ -24,14 +24,14 @@ from socketserver import BaseServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from local_stack import authorizer, lambda_api, mysql
-from local_stack.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 from local_stack.assembly.endpoint import AwsEndpoint, administrator
 from local_stack.assembly.stack import LocalStack
 from local_stack.cli import messages_not_tracebacks
 from local_stack.network.sockets import LocalHTTPServer
 from local_stack.running import OUTPUTS_FILE, STATE_DIR, StackFolder
 from local_stack.runtime import interpreter_note
+from local_stack.services import authorizer, lambda_api, mysql
+from local_stack.services.apigateway import MAX_PAYLOAD_BYTES, LocalApi
 
 __all__ = ["OUTPUTS_FILE", "RunningStack", "running_stack"]
 DECISIONS_DIR = STATE_DIR / "iam" / "decisions"  # what `make iam-report` reads

@@ -1,7 +1,7 @@
 """`make sync [PARTNER_URL=<url>]`: one scheduled partner sync on the local stack.
 
 Points the feed-URL parameter at PARTNER_URL, or, without one, at the bundled local partner
-feed (local_stack.partner_feed, sample rows on 127.0.0.1: the template's default is a
+feed (local_stack.services.partner_feed, sample rows on 127.0.0.1: the template's default is a
 public URL on the internet). Runs the fetcher as its schedule would, waits until the
 writer has drained the ingest queue, and prints the counts. With `make api` running it
 uses that stack (its writer drains the queue; PORT=... picks the stack when several run);
@@ -23,13 +23,13 @@ import boto3
 
 from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.cli import messages_not_tracebacks
-from local_stack.event_sources import scheduled_event
-from local_stack.lambda_api import invoke_remote
-from local_stack.mysql import connect_with
-from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.running import NoRunningStack, running_outputs
 from local_stack.runtime.functions import FunctionError
 from local_stack.server import running_stack
+from local_stack.services.event_sources import scheduled_event
+from local_stack.services.lambda_api import invoke_remote
+from local_stack.services.mysql import connect_with
+from local_stack.services.partner_feed import PartnerFeed, sample_rows
 
 FETCHER = "PartnerFetcherFunction"
 LOCAL_FEED_ROWS = 25

@@ -12,7 +12,7 @@ Three measurements, each of the old behaviour beside the current one:
   or timed out;
 * DynamoDB under concurrency: the customers' create transaction (customer item + email
   item, both conditional) for EMAILS emails, each twice, from DDB_THREADS boto3 clients,
-  against moto's server app alone and behind local_stack.dynamodb; acknowledged creates,
+  against moto's server app alone and behind local_stack.services.dynamodb; acknowledged creates,
   emails created twice, acknowledged customers missing afterwards, server errors, seconds;
 * the partner writer's pacing: TRAP_ROWS healthy rows through the template's ingest queue,
   drained by the local SQS poller, with the writer's ScalingConfig removed and as
@@ -141,7 +141,7 @@ def _moto_server(serialised: bool) -> Iterator[str]:
     )
 
     from local_stack.assembly.endpoint import _EndpointServer  # noqa: PLC0415
-    from local_stack.dynamodb import SerialisedDynamoDB  # noqa: PLC0415
+    from local_stack.services.dynamodb import SerialisedDynamoDB  # noqa: PLC0415
 
     app: Any = DomainDispatcherApplication(create_backend_app)
     if serialised:
@@ -280,7 +280,7 @@ def dead_lettered(stack: Any) -> set[str]:
 
 def written(stack: Any) -> set[str]:
     """Partner ids of the rows in the stack's customers table."""
-    from local_stack.mysql import connect_with, server  # noqa: PLC0415
+    from local_stack.services.mysql import connect_with, server  # noqa: PLC0415
 
     client = stack.cloud.client("secretsmanager")
     secret = client.get_secret_value(SecretId=stack.cloud.physical_id("DatabaseAppSecret"))
@@ -299,11 +299,11 @@ def drain(mapping: Any, limit: int = 10_000) -> int:
 
 
 def measure_trap(say: Callable[[str], object]) -> dict[str, Any]:
-    from local_stack import mysql  # noqa: PLC0415
     from local_stack.assembly.endpoint import AwsEndpoint, administrator  # noqa: PLC0415
     from local_stack.assembly.stack import LocalStack  # noqa: PLC0415
     from local_stack.assembly.template import TEMPLATE, load_yaml  # noqa: PLC0415
-    from local_stack.event_sources import SqsMapping  # noqa: PLC0415
+    from local_stack.services import mysql  # noqa: PLC0415
+    from local_stack.services.event_sources import SqsMapping  # noqa: PLC0415
 
     results: dict[str, Any] = {"rows": TRAP_ROWS}
     endpoint = AwsEndpoint(enforce=True).start()

@@ -28,11 +28,11 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import clean_json
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from local_stack import cognito, db_proxy, mysql, s3
 from local_stack.assembly.endpoint import ADMIN_CREDENTIALS
 from local_stack.assembly.template import SamTemplate
-from local_stack.data_api import resources as aurora
 from local_stack.runtime.environment import Credentials, FunctionConfig
+from local_stack.services import cognito, db_proxy, mysql, s3
+from local_stack.services.data_api import resources as aurora
 
 IN_PROCESS_PREFIXES = (
     "AWS::Lambda::",
@@ -194,13 +194,13 @@ def _queue_policy(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -
 
 
 def _db_instance(logical_id: str, props: dict[str, Any], cloud: "LocalCloud") -> ShimResult:
-    """An RDS instance, locally: the MySQL server of local_stack.mysql.
+    """An RDS instance, locally: the MySQL server of local_stack.services.mysql.
 
     Its master credentials are dynamic references to a shimmed secret, which moto's RDS
     cannot resolve; the stack's own database and user are created after deploy
-    (`local_stack.mysql.provision`), when the secret holds its generated password. An
+    (`local_stack.services.mysql.provision`), when the secret holds its generated password. An
     Aurora cluster's instance (DBClusterIdentifier) is its cluster's writer
-    (local_stack.data_api.resources)."""
+    (local_stack.services.data_api.resources)."""
     if props.get("DBClusterIdentifier"):
         return _created(aurora.instance)(logical_id, props, cloud)
     address = mysql.server()

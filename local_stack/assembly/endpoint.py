@@ -29,13 +29,13 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
-from local_stack.data_api import DataApiService
-from local_stack.dynamodb import SerialisedDynamoDB
 from local_stack.iam import ActionMapper, CredentialRegistry, DecisionLog, Gate, MotoFacts
 from local_stack.iam.effective import EffectivePolicies, ResourcePolicies, merged
 from local_stack.iam.policy import Policy
 from local_stack.iam.records import DecisionRecord
 from local_stack.network.sockets import LISTEN_BACKLOG
+from local_stack.services.data_api import DataApiService
+from local_stack.services.dynamodb import SerialisedDynamoDB
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
@@ -90,9 +90,9 @@ class AwsEndpoint:
         `middleware` wraps moto (and the Data API) behind the gate: it sees the calls the
         gate let through (the benchmark counts them there)."""
         # moto's DynamoDB cannot take concurrent calls; every other service stays concurrent
-        # (local_stack/dynamodb.py says why, and why one lock for the service).
+        # (local_stack/services/dynamodb.py says why, and why one lock for the service).
         moto: WsgiApp = SerialisedDynamoDB(DomainDispatcherApplication(create_backend_app))
-        # The RDS Data API over the local MySQL (local_stack.data_api); moto's own rds-data
+        # The RDS Data API over the local MySQL (local_stack.services.data_api); moto's own rds-data
         # only returns canned results.
         moto = DataApiService(moto, account=ACCOUNT, region=REGION)
         if middleware is not None:

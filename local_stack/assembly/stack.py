@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from local_stack import authorizer, data_api, mysql, s3, sns
-from local_stack.apigateway import LocalApi
 from local_stack.assembly.cloud import LocalCloud
 from local_stack.assembly.endpoint import ACCOUNT, AwsEndpoint
 from local_stack.assembly.template import TEMPLATE, SamTemplate, load_template
-from local_stack.event_sources import EventSources
 from local_stack.iam import Deliveries, MotoFacts, load_effective_policies
 from local_stack.iam.effective import EffectivePolicies
 from local_stack.iam.gate import Fault
@@ -29,6 +26,9 @@ from local_stack.running import STATE_DIR
 from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.runtime.functions import LocalFunction
+from local_stack.services import authorizer, data_api, mysql, s3, sns
+from local_stack.services.apigateway import LocalApi
+from local_stack.services.event_sources import EventSources
 
 DEFAULT_STACK_NAME = "customer-platform"
 DATABASE_CA_BUNDLE = "customer_platform/certs/database-ca-bundle.pem"

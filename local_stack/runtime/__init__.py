@@ -8,7 +8,7 @@
         └── Reaper: no environment outlives the process that started it
 
 What the runtime does not do (docs/local-runtime.md): enforce memory (reported only), or
-play AWS services; the service emulators (local_stack.apigateway, .event_sources, .s3)
+play AWS services; the service emulators (local_stack.services.apigateway, .event_sources, .s3)
 turn requests, batches and notifications into invocations.
 """
 

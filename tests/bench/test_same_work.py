@@ -16,7 +16,7 @@ from bench.warm import OPS, Comparison, Network, RdsWorkload
 from bench.workers import Worker
 from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress
+from local_stack.services.mysql import ServerAddress
 
 
 @pytest.fixture(scope="module")

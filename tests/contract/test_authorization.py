@@ -1,6 +1,6 @@
 """Who may do what: the API with ApiAuth=COGNITO switched on locally.
 
-A stack of its own, with the local Cognito authorizer (local_stack/authorizer.py) in front
+A stack of its own, with the local Cognito authorizer (local_stack/services/authorizer.py) in front
 of every route as API Gateway's is when deployed: no valid ID token of the stack's pool is
 a 401 before any function runs; with one, the caller's groups decide (readers GET, writers
 also POST and PUT, only admins DELETE) and anything else is a 403 with a JSON `message`

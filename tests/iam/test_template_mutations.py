@@ -20,10 +20,10 @@ import pytest
 from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.assembly.template import ROOT, load_yaml
-from local_stack.event_sources import StreamMapping
 from local_stack.iam.report import MUTATED_STACK_PREFIX
-from local_stack.mysql import ServerAddress
 from local_stack.runtime.functions import FunctionError, Invocation
+from local_stack.services.event_sources import StreamMapping
+from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 
 EVENTS = ROOT / "events"

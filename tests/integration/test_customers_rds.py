@@ -14,7 +14,7 @@ from customer_platform.customers.mysql import MySQLCustomerRepository
 from customer_platform.database import Credentials, Database
 from customer_platform.errors import Conflict, NotFound
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress, quote_identifier
+from local_stack.services.mysql import ServerAddress, quote_identifier
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.mysql import MASTER_SECRET, admin, database_for, secret_document
 from tests.support.polling import rounds

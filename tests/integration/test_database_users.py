@@ -11,7 +11,7 @@ import pytest
 
 from customer_platform.migrations.application_user import alternating_users
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress, connect_with
+from local_stack.services.mysql import ServerAddress, connect_with
 from tests.support.customers import CustomersClient
 from tests.support.mysql import (
     MASTER_SECRET,

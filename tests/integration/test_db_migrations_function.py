@@ -15,7 +15,7 @@ import pytest
 from customer_platform import migrations
 from customer_platform.database import Credentials
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress
+from local_stack.services.mysql import ServerAddress
 from tests.support.mysql import (
     MASTER_SECRET,
     change_password,

@@ -15,7 +15,7 @@ from customer_platform import aws
 from customer_platform.documents.dynamodb import DynamoDBDocumentRepository
 from customer_platform.documents.models import DocumentStatus
 from local_stack.assembly.stack import LocalStack
-from local_stack.s3 import S3NotificationMapping
+from local_stack.services.s3 import S3NotificationMapping
 from tests.support.documents import DocumentsClient, upload
 from tests.support.polling import rounds
 

@@ -14,8 +14,8 @@ from customer_platform.documents.signing import (
 )
 from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress
 from local_stack.runtime.functions import FunctionError, LocalFunction
+from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

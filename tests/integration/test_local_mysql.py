@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import mysql
+from local_stack.services import mysql
 
 
 def test_without_mariadb_installed_the_error_names_the_package(monkeypatch: pytest.MonkeyPatch):

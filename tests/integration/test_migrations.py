@@ -10,7 +10,7 @@ import pytest
 from customer_platform import migrations
 from customer_platform.database import Credentials, Database
 from customer_platform.migrations import Migration, MigrationError, split_statements
-from local_stack.mysql import ServerAddress
+from local_stack.services.mysql import ServerAddress
 from tests.support.mysql import database_for, local_tls, scratch_credentials
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from customer_platform.database import Credentials, Database, Timeouts
 from customer_platform.errors import Unavailable
-from local_stack.mysql import ServerAddress
 from local_stack.network.tcp_proxy import TcpProxy
+from local_stack.services.mysql import ServerAddress
 from tests.support.mysql import (
     change_password,
     connection_ids,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from local_stack.assembly.stack import LocalStack
-from local_stack.event_sources import ScheduleMapping
+from local_stack.services.event_sources import ScheduleMapping
 from tests.integration.test_fanout import RELAY, metric_records, peek
 from tests.support.customers import CustomersClient
 from tests.support.faults import sns_batch_entries_failing

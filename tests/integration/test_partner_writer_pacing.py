@@ -24,8 +24,8 @@ import pytest
 from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.assembly.template import load_yaml
-from local_stack.event_sources import SqsMapping
-from local_stack.mysql import ServerAddress
+from local_stack.services.event_sources import SqsMapping
+from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 from tests.support.polling import poll_until_idle
 from tools.local_concurrency import dead_lettered, queue_rows, written

@@ -14,7 +14,7 @@ from customer_platform.database import Credentials
 from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.intrinsics import without_novalue
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress
+from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 from tests.support.customers import CustomersClient
 from tests.support.mysql import admin, scratch_credentials

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from local_stack import lambda_api
 from local_stack.assembly.stack import LocalStack
-from local_stack.event_sources import StreamMapping
 from local_stack.iam.gate import Fault
+from local_stack.services import lambda_api
+from local_stack.services.event_sources import StreamMapping
 from tests.integration.test_fanout import PUBLISHER, audit_metrics, peek, run_consumers
 from tests.support.customers import CustomersClient
 from tools.stream_replay import Batch, Report, lambda_invoker, replay

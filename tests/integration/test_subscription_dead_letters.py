@@ -60,7 +60,7 @@ def test_an_event_the_audit_queue_refuses_waits_in_its_subscription_dlq_with_its
     audit_queue_refuses_sns: LocalStack,
 ):
     """Mutation caught: the RedrivePolicy removed from AuditSubscription (template.yaml), or
-    the emulator dropping a refused delivery as before (local_stack/sns.py `dead_letter`
+    the emulator dropping a refused delivery as before (local_stack/services/sns.py `dead_letter`
     returning at once): the DLQ stays empty and the event is gone."""
     stack = audit_queue_refuses_sns
     created = CustomersClient(stack.api, "dynamodb").create()
@@ -81,7 +81,7 @@ def test_a_filtered_out_event_is_not_a_failed_delivery(audit_queue_refuses_sns: 
     notifications subscription, so nothing of it lands in that subscription's DLQ.
 
     Mutation caught: checking the delivery before the subscription's filter policy in
-    local_stack/sns.py (as the emulator did): with the notifications queue refused too,
+    local_stack/services/sns.py (as the emulator did): with the notifications queue refused too,
     the update would be dead-lettered there."""
     stack = audit_queue_refuses_sns
     sns_may_send_to(stack, [])  # neither queue
@@ -110,7 +110,7 @@ def test_an_event_for_a_deleted_queue_is_dead_lettered_and_redriven_once_the_que
     error); the event waits in the subscription's DLQ; once the queue exists again
     `make redrive` moves it there and the audit consumer stores it.
 
-    Mutation caught: catching nothing around moto's delivery in local_stack/sns.py (the
+    Mutation caught: catching nothing around moto's delivery in local_stack/services/sns.py (the
     publisher's Publish itself would fail with NonExistentQueue, which SNS never answers),
     or redrive without the subscription lookup (local_stack/redrive.py: "expected one
     source queue")."""

@@ -11,7 +11,7 @@ MySQL's unique index holds, so whatever the interleaving:
 Catches, measured on this 2-CPU machine (8 environments per function):
 
 * the local AWS endpoint serving moto's DynamoDB from several threads at once (no lock in
-  local_stack/dynamodb.py): moto's transact_write_items deep-copies the tables it touches
+  local_stack/services/dynamodb.py): moto's transact_write_items deep-copies the tables it touches
   and puts the copies back when a transaction is cancelled, erasing writes made in
   between. The mixed load failed 3 runs of 3 (3 to 7 of its 60 emails created twice),
   the race 2 runs of 3 (two 201s for one email, two customers stored with it);
@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 import pytest
 
 from local_stack.assembly.endpoint import AwsEndpoint
-from local_stack.mysql import ServerAddress
 from local_stack.server import _handler_for, _listen
+from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 
 T = TypeVar("T")

@@ -4,7 +4,7 @@ Every answer is checked twice: botocore parses it (what an SDK sees), and its ra
 checked against the operation's output shape in the model (`conforms`), because botocore's
 parser silently drops members it does not know. Errors must carry the code and the HTTP
 status the model gives them. Behaviour follows the RDS Data API Reference and the Aurora
-User Guide (sources in local_stack/data_api/).
+User Guide (sources in local_stack/services/data_api/).
 
 Tests run on the session's stack (its Aurora cluster) as the account's administrator, with
 a scratch table of their own, and restore every switch they touch.
@@ -24,9 +24,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.model import Shape
 
-from local_stack import data_api
 from local_stack.assembly.stack import LocalStack
-from local_stack.data_api.service import OPERATIONS
+from local_stack.services import data_api
+from local_stack.services.data_api.service import OPERATIONS
 from tests.support.polling import rounds
 
 MODEL = botocore.session.get_session().get_service_model("rds-data")

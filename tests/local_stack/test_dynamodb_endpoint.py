@@ -1,4 +1,4 @@
-"""What the local AWS endpoint adds to moto's DynamoDB (local_stack/dynamodb.py): DynamoDB
+"""What the local AWS endpoint adds to moto's DynamoDB (local_stack/services/dynamodb.py): DynamoDB
 calls one at a time, other services beside them, and transactions idempotent by token."""
 
 import socket
@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_stack.assembly.endpoint import AwsEndpoint
-from local_stack.dynamodb import SerialisedDynamoDB
+from local_stack.services.dynamodb import SerialisedDynamoDB
 
 WAIT_S = 60  # a bound for a call that must not wait at all: only a broken build reaches it
 

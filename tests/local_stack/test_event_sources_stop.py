@@ -6,7 +6,7 @@ import time
 import pytest
 
 from local_stack.assembly.stack import LocalStack
-from local_stack.event_sources import wait_until
+from local_stack.services.event_sources import wait_until
 
 RELAY = "OutboxRelayFunction"
 AUDIT = "CustomerAuditFunction"

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from local_stack import lambda_api
 from local_stack.assembly.stack import LocalStack
 from local_stack.runtime.functions import LocalFunction
 from local_stack.server import _handler_for, _listen
+from local_stack.services import lambda_api
 
 
 @contextmanager

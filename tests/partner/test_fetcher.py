@@ -18,7 +18,7 @@ from customer_platform.partners.queueing import (
     _batches,
     messages,
 )
-from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
+from local_stack.services.partner_feed import Fault, PartnerFeed, sample_rows
 from tests.support.polling import receive_all
 
 

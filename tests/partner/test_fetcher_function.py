@@ -9,9 +9,9 @@ import pytest
 
 from customer_platform import aws
 from local_stack.assembly.stack import LocalStack
-from local_stack.event_sources import scheduled_event
-from local_stack.partner_feed import Fault, PartnerFeed, sample_rows
 from local_stack.runtime.functions import FunctionError
+from local_stack.services.event_sources import scheduled_event
+from local_stack.services.partner_feed import Fault, PartnerFeed, sample_rows
 from tests.support.polling import receive_all
 
 SCHEDULED = Path(__file__).resolve().parents[2] / "events" / "partner_fetcher" / "scheduled.json"

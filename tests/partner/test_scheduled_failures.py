@@ -5,7 +5,7 @@ which an alarm watches. The schedule's own DLQ only ever sees runs it could not 
 import json
 
 from local_stack.assembly.stack import LocalStack
-from local_stack.event_sources import ScheduleMapping
+from local_stack.services.event_sources import ScheduleMapping
 
 FETCHER = "PartnerFetcherFunction"
 

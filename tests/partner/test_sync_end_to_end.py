@@ -13,10 +13,10 @@ import pytest
 
 from customer_platform import aws
 from local_stack.assembly.stack import LocalStack
-from local_stack.event_sources import scheduled_event
-from local_stack.mysql import ServerAddress, connect_with, quote_identifier
-from local_stack.partner_feed import PartnerFeed, sample_rows
 from local_stack.runtime.functions import FunctionError
+from local_stack.services.event_sources import scheduled_event
+from local_stack.services.mysql import ServerAddress, connect_with, quote_identifier
+from local_stack.services.partner_feed import PartnerFeed, sample_rows
 from tests.support.customers import CustomersClient
 from tests.support.mysql import admin, local_tls, secret_document
 from tests.support.polling import poll_until_idle

@@ -1,7 +1,7 @@
 """`make api ApiAuth=COGNITO` over real HTTP: only tokens the local pool signed get in.
 
 The local user pool signs with a key pair generated when the stack starts
-(local_stack/cognito.py); moto's own key pair ships inside the moto package, so a token it
+(local_stack/services/cognito.py); moto's own key pair ships inside the moto package, so a token it
 signs is a token anyone can make. An admin's claims signed with it, or not signed at all,
 must meet the same 401 as no token, over the same socket a client uses.
 """
@@ -20,8 +20,8 @@ import requests
 
 from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress
 from local_stack.server import _handler_for
+from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 from tests.support.customers import unique_email
 from tests.support.identity import claims_of, create_user, moto_key, sign_in, signed, unsigned

@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from local_stack.apigateway import ApiResponse, LocalApi
+from local_stack.services.apigateway import ApiResponse, LocalApi
 from tests.support.polling import rounds
 
 

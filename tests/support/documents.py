@@ -10,8 +10,8 @@ import boto3
 import requests
 from botocore.config import Config
 
-from local_stack.apigateway import ApiResponse, LocalApi
 from local_stack.assembly.stack import LocalStack
+from local_stack.services.apigateway import ApiResponse, LocalApi
 from tests.support.polling import rounds
 
 # moto answers S3 in a few milliseconds; the limit only stops a hung test.

@@ -11,8 +11,8 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from local_stack import cognito
 from local_stack.assembly.stack import LocalStack
+from local_stack.services import cognito
 from tools import sandbox_user
 
 PASSWORD = "Local-test-passw0rd!"  # meets the template's password policy; moto only

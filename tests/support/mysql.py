@@ -2,7 +2,7 @@
 and a count of Secrets Manager calls. (A network path that can fail is
 `local_stack.network.tcp_proxy.TcpProxy`.)
 
-The server itself comes from `local_stack.mysql` (the `mysql_server` fixture), found the
+The server itself comes from `local_stack.services.mysql` (the `mysql_server` fixture), found the
 same way for the tests as for `make api`.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from customer_platform.database import Credentials, Database, Timeouts
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress, quote_identifier, server
+from local_stack.services.mysql import ServerAddress, quote_identifier, server
 
 RDS_FUNCTION = "CustomersRdsFunction"
 

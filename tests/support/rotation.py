@@ -25,7 +25,7 @@ from typing import Any
 
 from customer_platform.migrations.application_user import alternating_users
 from local_stack.assembly.stack import LocalStack
-from local_stack.mysql import ServerAddress, connect_with, server
+from local_stack.services.mysql import ServerAddress, connect_with, server
 from tests.support.mysql import APPLICATION_SECRET, admin
 
 

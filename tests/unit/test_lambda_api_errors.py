@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_stack import lambda_api
+from local_stack.services import lambda_api
 
 
 @pytest.fixture

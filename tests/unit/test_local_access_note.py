@@ -2,8 +2,8 @@
 
 import pytest
 
-from local_stack import authorizer
 from local_stack.server import access_note
+from local_stack.services import authorizer
 
 
 def test_the_local_api_says_it_is_open_and_what_the_deployed_stack_requires():

@@ -7,7 +7,7 @@ import pytest
 
 from customer_platform import custom_resource
 from customer_platform.database import Credentials
-from local_stack.mysql import quote_identifier
+from local_stack.services.mysql import quote_identifier
 
 RDS_SECRET = {
     "engine": "mysql",

@@ -1,6 +1,6 @@
 """Lambda's asynchronous invocation, locally: the event queue, retries and destinations.
 
-An `Event` invocation of the local Lambda API (local_stack.lambda_api) is queued here and
+An `Event` invocation of the local Lambda API (local_stack.services.lambda_api) is queued here and
 answered at once with 202; a worker runs it in the function's execution environments and then
 does what Lambda does (Lambda Developer Guide, "Error handling and automatic retries" and
 "Capturing records of asynchronous invocations"):

@@ -27,7 +27,7 @@ from typing import Any
 
 from pymysql.constants import FIELD_TYPE, FLAG
 
-from local_stack.data_api.errors import DataApiError
+from local_stack.services.data_api.errors import DataApiError
 
 BINARY_CHARSET = 63  # MySQL's `binary` character set: a byte string, not text
 

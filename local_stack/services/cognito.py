@@ -16,7 +16,8 @@ this process) and on moto's JWKS response, the two places moto reads it. moto wr
 `kid: dummy` into every token header it signs, so the generated key carries that id.
 
 The local API does not check tokens by default (like `sam local start-api`); with
-`ApiAuth=COGNITO` given explicitly, local_stack/authorizer.py checks them against this pool.
+`ApiAuth=COGNITO` given explicitly, local_stack/services/authorizer.py checks them against
+this pool.
 """
 
 import json

@@ -12,8 +12,8 @@ Invoke (`POST /2015-03-31/functions/<name>/invocations`)
                      `X-Amz-Function-Error: Unhandled`; `X-Amz-Log-Type: Tail` adds the last
                      4 KB of its log; `X-Amz-Executed-Version` is the version that ran
                      (`$LATEST`, or the number the alias `live` points to).
-    Event            202 at once; local_stack.lambda_async runs it with Lambda's retries and
-                     the qualifier's EventInvokeConfig destinations.
+    Event            202 at once; local_stack.services.lambda_async runs it with Lambda's
+                     retries and the qualifier's EventInvokeConfig destinations.
     DryRun           204: the function and qualifier exist and the caller may invoke them;
                      nothing runs.
     Limits           a request over 6 MB (1 MB for Event) is 413 RequestTooLargeException; a
@@ -61,9 +61,9 @@ from local_stack.assembly.endpoint import ADMIN_ACCESS_KEY_ID, ADMIN_CREDENTIALS
 from local_stack.iam import Requirement
 from local_stack.iam.records import DecisionRecord
 from local_stack.iam.requests import RawRequest, RequestParser, UnreadableRequest
-from local_stack.lambda_async import AsyncConfig, AsyncEvent, AsyncInvoker
 from local_stack.runtime.functions import FunctionError, Invocation, LocalFunction, Throttled
 from local_stack.runtime.pool import MAX_REQUEST_BYTES
+from local_stack.services.lambda_async import AsyncConfig, AsyncEvent, AsyncInvoker
 
 if TYPE_CHECKING:
     from local_stack.assembly.stack import LocalStack

@@ -20,9 +20,9 @@ from typing import Any
 
 from moto.backends import get_backend
 
-from local_stack.data_api import types
-from local_stack.data_api.cluster import LocalCluster, Login, Outcome, find
-from local_stack.data_api.errors import DataApiError
+from local_stack.services.data_api import types
+from local_stack.services.data_api.cluster import LocalCluster, Login, Outcome, find
+from local_stack.services.data_api.errors import DataApiError
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

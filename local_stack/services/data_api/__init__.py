@@ -11,9 +11,9 @@ that runs statements on Aurora clusters made of databases on the local MySQL ser
   provisioning the stack's application user.
 """
 
-from local_stack.data_api.cluster import LocalCluster, cluster
-from local_stack.data_api.resources import MIGRATIONS_FUNCTION, LocalAurora, provision
-from local_stack.data_api.service import DataApiService
+from local_stack.services.data_api.cluster import LocalCluster, cluster
+from local_stack.services.data_api.resources import MIGRATIONS_FUNCTION, LocalAurora, provision
+from local_stack.services.data_api.service import DataApiService
 
 __all__ = [
     "MIGRATIONS_FUNCTION",

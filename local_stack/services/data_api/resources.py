@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pymysql
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from local_stack import mysql
-from local_stack.data_api.cluster import LocalCluster, register, unregister
+from local_stack.services import mysql
+from local_stack.services.data_api.cluster import LocalCluster, register, unregister
 
 if TYPE_CHECKING:
     from local_stack.assembly.cloud import LocalCloud

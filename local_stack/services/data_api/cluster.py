@@ -28,8 +28,8 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 
-from local_stack.data_api.errors import DataApiError
-from local_stack.mysql import ServerAddress
+from local_stack.services.data_api.errors import DataApiError
+from local_stack.services.mysql import ServerAddress
 
 # Aurora MySQL 3's default session (the cluster parameter group's defaults): UTC, and the
 # sql_mode of MySQL 8.0. Set explicitly because the local server is MariaDB.

@@ -9,7 +9,7 @@ deployed stack's `CognitoUserPool` authorizer does before a function runs:
 - it must be an ID token of the stack's user pool: RS256 signature (no other algorithm,
   so not `none`) checked against the pool's JSON Web Key Set, fetched from the issuer as
   API Gateway does (here: moto's cognito-idp, which publishes the local stack's own key
-  pair, local_stack/cognito.py), `iss` equal to the pool, `aud` one of the pool's app
+  pair, local_stack/services/cognito.py), `iss` equal to the pool, `aud` one of the pool's app
   clients, `token_use` = `id` (the routes have no OAuth scopes, so API Gateway expects ID
   tokens), `exp` present and not passed;
 - anything else is refused with `401 {"message": "Unauthorized"}` and no function runs;
@@ -33,7 +33,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from local_stack.apigateway import ApiResponse
+from local_stack.services.apigateway import ApiResponse
 
 if TYPE_CHECKING:
     from local_stack.assembly.stack import LocalStack

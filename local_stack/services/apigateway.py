@@ -96,7 +96,8 @@ class LocalApi:
     # run before each request: asynchronous work the client could already observe in AWS
     # (S3 notifications of a finished upload, for instance)
     before_request: list[Callable[[], object]] = field(default_factory=list)
-    # ApiAuth=COGNITO locally (local_stack/authorizer.py): a 401, or the claims put in the event
+    # ApiAuth=COGNITO locally (local_stack/services/authorizer.py): a 401, or the claims put
+    # in the event
     authorize: Callable[[dict[str, Any]], "ApiResponse | None"] | None = None
     # (resource, method) -> the function ARN its integration invokes (the "live" alias)
     integrations: Mapping[tuple[str, str], str] = field(default_factory=dict)

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from local_stack import mysql
 from local_stack.network.sockets import LISTEN_BACKLOG
+from local_stack.services import mysql
 
 
 class Cloud(Protocol):

@@ -36,10 +36,10 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 from moto.events.models import EventPattern
 
-from local_stack import s3
 from local_stack.assembly.cloud import LocalCloud
 from local_stack.iam import Deliveries
 from local_stack.runtime.functions import Admission, FunctionError, LocalFunction, Throttled
+from local_stack.services import s3
 
 
 def _filters(props: dict[str, Any]) -> list[EventPattern]:
