@@ -85,25 +85,25 @@ build: $(STAMP) ## sam build for the template's runtime and architecture, withou
 .PHONY: demo
 demo: $(STAMP) ## narrated end-to-end run of every pattern on the local stack
 	@echo "==> demo: deploying template.yaml into the local stack, then every pattern over HTTP"
-	$(BIN)/python -m local_stack.demo
+	$(BIN)/python -m local_stack.commands.demo
 
 .PHONY: api
 api: $(STAMP) ## serve the whole stack on http://127.0.0.1:3000 (PORT=...), like sam local start-api; ApiAuth=COGNITO checks tokens; Ctrl-C stops it
-	$(if $(ApiAuth),LOCAL_API_AUTH=$(ApiAuth) )$(BIN)/python -m local_stack.server
+	$(if $(ApiAuth),LOCAL_API_AUTH=$(ApiAuth) )$(BIN)/python -m local_stack.commands.server
 
 .PHONY: wait
 wait: $(STAMP) ## wait until a `make api` started elsewhere (e.g. `make api &`) answers (PORT=... for one of several); prints its URL
-	@$(BIN)/python -m local_stack.running wait
+	@$(BIN)/python -m local_stack.commands.running wait
 
 .PHONY: logs
 logs: $(STAMP) ## follow one function's log of the running stack (this run's lines; PORT=... for one of several): make logs FN=CustomersRdsFunction
 	@test -n "$(FN)" || { echo "usage: make logs FN=<LogicalId> [PORT=<the stack's port>]"; exit 2; }
 	@grep -q "^  $(FN):$$" template.yaml || { echo "$(FN) is not a logical id of template.yaml (e.g. CustomersRdsFunction)"; exit 2; }
-	@log=$$($(BIN)/python -m local_stack.running log "$(FN)") && exec tail -n +1 -F "$$log"
+	@log=$$($(BIN)/python -m local_stack.commands.running log "$(FN)") && exec tail -n +1 -F "$$log"
 
 .PHONY: aws
 aws: $(STAMP) ## the AWS CLI (v1 or v2) against the running local stack: make aws ARGS="sqs list-queues" [PORT=...]
-	@$(BIN)/python -m local_stack.aws_cli $(ARGS)
+	@$(BIN)/python -m local_stack.commands.aws_cli $(ARGS)
 
 .PHONY: iam-report
 iam-report: $(STAMP) ## per function: the AWS calls it made (tests, demo) beside what its role grants
@@ -112,16 +112,16 @@ iam-report: $(STAMP) ## per function: the AWS calls it made (tests, demo) beside
 .PHONY: invoke
 invoke: $(STAMP) ## one function, one event: make invoke FN=CustomersDynamoDBFunction EVENT=events/customers_dynamodb/get.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
-	$(BIN)/python -m local_stack.invoke "$(FN)" "$(EVENT)"
+	$(BIN)/python -m local_stack.commands.invoke "$(FN)" "$(EVENT)"
 
 .PHONY: sync
 sync: $(STAMP) ## run the partner sync once on the local stack (PARTNER_URL=<url>; default: a bundled local feed)
-	$(BIN)/python -m local_stack.sync $(if $(PARTNER_URL),--url "$(PARTNER_URL)")
+	$(BIN)/python -m local_stack.commands.sync $(if $(PARTNER_URL),--url "$(PARTNER_URL)")
 
 .PHONY: redrive
 redrive: $(STAMP) ## move a DLQ's messages back to its queue on the running stack: make redrive DLQ=AuditDeadLetterQueueUrl
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<...DeadLetterQueueUrl output>"; exit 2; }
-	$(BIN)/python -m local_stack.redrive "$(DLQ)"
+	$(BIN)/python -m local_stack.commands.redrive "$(DLQ)"
 
 .PHONY: replay
 replay: $(STAMP) ## publish again the stream batches the publisher gave up on (PublisherFailureQueue); STACK=<name> for a deployed stack

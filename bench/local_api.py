@@ -1,7 +1,7 @@
 """The local runtime's own figures: `make api` start time, the emulator's overhead per
 invocation, and requests per second through HTTP.
 
-start_s        `python -m local_stack.server` (what `make api` runs) from process start
+start_s        `python -m local_stack.commands.server` (what `make api` runs) from process start
                until `.local/outputs.json` exists (it is written once everything answers),
                with an empty build cache (cold: the runtime, layer and functions are built)
                and with the cache that run left (warm, median of a few); then SIGTERM until
@@ -33,8 +33,8 @@ from typing import Any
 from bench.harness import REPO, Rounds, progress
 from bench.workers import Worker
 from local_stack.assembly.stack import LocalStack
+from local_stack.commands.server import _handler_for, _listen
 from local_stack.runtime import DEFAULT_MAX_ENVIRONMENTS
-from local_stack.server import _handler_for, _listen
 
 CLIENTS = (1, 4, 16)
 FUNCTIONS = {"rds": "CustomersRdsFunction", "dynamodb": "CustomersDynamoDBFunction"}
@@ -65,7 +65,7 @@ def start_once(build_dir: Path, timeout_s: float = 600) -> tuple[float, float]:
         }
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack.server"],
+            [sys.executable, "-m", "local_stack.commands.server"],
             cwd=REPO,
             env=environment,
             stdout=subprocess.DEVNULL,

@@ -28,8 +28,8 @@ import pytest  # noqa: E402
 from local_stack.assembly.endpoint import AwsEndpoint, administrator  # noqa: E402
 from local_stack.assembly.stack import LocalStack  # noqa: E402
 from local_stack.assembly.template import TEMPLATE  # noqa: E402
+from local_stack.commands.running import STATE_DIR  # noqa: E402
 from local_stack.iam.report import TEST_STACK_PREFIX  # noqa: E402
-from local_stack.running import STATE_DIR  # noqa: E402
 from local_stack.services import mysql  # noqa: E402
 
 DECISIONS = STATE_DIR / "iam" / "decisions"

@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         dynamodb = session.client("dynamodb")
     else:
         from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
-        from local_stack.running import NoRunningStack, require_running_outputs  # noqa: PLC0415
+        from local_stack.commands.running import NoRunningStack, require_running_outputs  # noqa: PLC0415
 
         try:
             outputs = require_running_outputs()

@@ -62,7 +62,7 @@ class Prompts:
 
 def local_outputs(endpoint: str) -> dict[str, str]:
     """The outputs of the running `make api` stack that `endpoint` is, or SignInError."""
-    from local_stack import running  # noqa: PLC0415 - only when aimed at a local endpoint
+    from local_stack.commands import running  # noqa: PLC0415 - only when aimed at a local endpoint
 
     try:
         outputs = running.require_running_outputs()

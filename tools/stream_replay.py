@@ -210,7 +210,7 @@ def _print(report: Report) -> None:
 
 def _local() -> tuple[Any, Any, Invoke, str]:
     from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
-    from local_stack.running import require_running_outputs  # noqa: PLC0415
+    from local_stack.commands.running import require_running_outputs  # noqa: PLC0415
 
     outputs = require_running_outputs()
     session = boto3.session.Session(
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stack:
         sqs, streams, invoke, queue = _deployed(args.stack, args.region)
     else:
-        from local_stack.running import NoRunningStack  # noqa: PLC0415 - local only
+        from local_stack.commands.running import NoRunningStack  # noqa: PLC0415 - local only
 
         try:
             sqs, streams, invoke, queue = _local()

@@ -18,11 +18,11 @@ from typing import Any, TextIO
 from local_stack.assembly.cloud import LocalCloud
 from local_stack.assembly.endpoint import ACCOUNT, AwsEndpoint
 from local_stack.assembly.template import TEMPLATE, SamTemplate, load_template
+from local_stack.commands.running import STATE_DIR
 from local_stack.iam import Deliveries, MotoFacts, load_effective_policies
 from local_stack.iam.effective import EffectivePolicies
 from local_stack.iam.gate import Fault
 from local_stack.iam.records import DecisionRecord
-from local_stack.running import STATE_DIR
 from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.runtime.functions import LocalFunction

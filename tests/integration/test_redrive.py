@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from local_stack.assembly.stack import LocalStack
+from local_stack.commands.redrive import redrive
 from local_stack.iam.gate import Fault
-from local_stack.redrive import redrive
 from tests.integration.test_fanout import _event
 from tests.support.polling import receive_all
 
@@ -48,7 +48,7 @@ def test_a_redrive_leaves_the_dlq_empty_however_many_batches_it_holds(fresh_stac
     """More messages in the DLQ than one receive returns (ten): every one is moved, the
     DLQ ends empty, and each message is on the queue once.
 
-    Mutation caught: one receive instead of the loop in local_stack/redrive.py `redrive`
+    Mutation caught: one receive instead of the loop in local_stack/commands/redrive.py `redrive`
     (the DLQ keeps all but ten), or a message sent on without being deleted from the DLQ
     (it stays there, and a second redrive would duplicate it)."""
     sqs = fresh_stack.cloud.client("sqs")

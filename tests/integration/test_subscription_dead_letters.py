@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 from local_stack.assembly.stack import LocalStack
+from local_stack.commands.redrive import redrive
 from local_stack.iam.effective import load_effective_policies
-from local_stack.redrive import redrive
 from tests.integration.test_fanout import AUDIT, PUBLISHER, peek
 from tests.support.customers import CustomersClient
 from tests.support.polling import poll_until_idle
@@ -112,7 +112,7 @@ def test_an_event_for_a_deleted_queue_is_dead_lettered_and_redriven_once_the_que
 
     Mutation caught: catching nothing around moto's delivery in local_stack/services/sns.py (the
     publisher's Publish itself would fail with NonExistentQueue, which SNS never answers),
-    or redrive without the subscription lookup (local_stack/redrive.py: "expected one
+    or redrive without the subscription lookup (local_stack/commands/redrive.py: "expected one
     source queue")."""
     sqs = fresh_stack.cloud.client("sqs")
     outputs = fresh_stack.outputs()

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import pytest
 
 from local_stack.assembly.endpoint import AwsEndpoint
-from local_stack.server import _handler_for, _listen
+from local_stack.commands.server import _handler_for, _listen
 from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 

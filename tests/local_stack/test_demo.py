@@ -16,7 +16,7 @@ def test_the_demo_walks_every_pattern_and_exits_zero(tmp_path: Path):
     env |= {"LOCAL_STATE_DIR": str(tmp_path), "NO_COLOR": "1"}
 
     run = subprocess.run(
-        [sys.executable, "-m", "local_stack.demo"],
+        [sys.executable, "-m", "local_stack.commands.demo"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -17,8 +17,8 @@ import pytest
 
 from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
+from local_stack.commands.server import _handler_for, _listen
 from local_stack.network.tcp_proxy import TcpProxy
-from local_stack.server import _handler_for, _listen
 from local_stack.services import lambda_api
 from local_stack.services.db_proxy import Relay
 from local_stack.services.partner_feed import PartnerFeed

@@ -59,7 +59,7 @@ def start_make_api(state: Path, **extra: str) -> subprocess.Popen[str]:
     env |= extra
     log = state / "make-api.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local_stack.server"],
+        [sys.executable, "-m", "local_stack.commands.server"],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
@@ -247,7 +247,7 @@ def test_edge_errors_behave_like_api_gateway(local_api: dict[str, Any]):
 
 
 def make_sync(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_module("local_stack.sync", *args, timeout_s=120, LOCAL_STATE_DIR=str(state))
+    return run_module("local_stack.commands.sync", *args, timeout_s=120, LOCAL_STATE_DIR=str(state))
 
 
 def test_make_sync_twice_leaves_each_partner_customer_once(local_api: dict[str, Any]):
@@ -380,7 +380,7 @@ def test_the_sam_env_vars_file_holds_each_functions_template_variables(
 
 def test_make_invoke_runs_the_function_in_the_running_stack(local_api: dict[str, Any]):
     run = run_module(
-        "local_stack.invoke",
+        "local_stack.commands.invoke",
         "CustomersDynamoDBFunction",
         "events/customers_dynamodb/list.json",
         timeout_s=120,
@@ -398,7 +398,7 @@ def test_make_invoke_runs_the_function_in_the_running_stack(local_api: dict[str,
 
 def make_aws(state: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return run_module(
-        "local_stack.aws_cli", *args, timeout_s=120, LOCAL_STATE_DIR=str(state), **env
+        "local_stack.commands.aws_cli", *args, timeout_s=120, LOCAL_STATE_DIR=str(state), **env
     )
 
 
@@ -572,7 +572,7 @@ def test_a_second_stack_keeps_its_own_state_and_the_first_stays_the_default(
     env |= {"PORT": str(port), "LOCAL_STATE_DIR": str(state), "LOCAL_API_QUIET": "1"}
     log = (state / "second-make-api.log").open("w")
     second = subprocess.Popen(
-        [sys.executable, "-m", "local_stack.server"],
+        [sys.executable, "-m", "local_stack.commands.server"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -581,7 +581,11 @@ def test_a_second_stack_keeps_its_own_state_and_the_first_stays_the_default(
     )
     try:
         waited = run_module(
-            "local_stack.running", "wait", timeout_s=300, LOCAL_STATE_DIR=str(state), PORT=str(port)
+            "local_stack.commands.running",
+            "wait",
+            timeout_s=300,
+            LOCAL_STATE_DIR=str(state),
+            PORT=str(port),
         )
         assert waited.returncode == 0, waited.stderr + (state / "second-make-api.log").read_text()
         assert waited.stdout.strip() == f"http://127.0.0.1:{port}"
@@ -601,7 +605,7 @@ def test_a_second_stack_keeps_its_own_state_and_the_first_stays_the_default(
 
     assert _endpoint_port(make_aws(state, "sqs", "list-queues")) == first_port
     invoked = run_module(
-        "local_stack.invoke",
+        "local_stack.commands.invoke",
         "CustomersDynamoDBFunction",
         "events/customers_dynamodb/list.json",
         timeout_s=120,
@@ -655,8 +659,8 @@ def test_after_the_stack_stopped_the_commands_say_what_to_run(local_api: dict[st
     traceback (an EndpointConnectionError) instead of a message naming `make api`."""
     assert local_api["process"].poll() is not None, "the Ctrl-C test stops the stack first"
     for command in (
-        ["local_stack.redrive", "AuditDeadLetterQueueUrl"],
-        ["local_stack.aws_cli"],
+        ["local_stack.commands.redrive", "AuditDeadLetterQueueUrl"],
+        ["local_stack.commands.aws_cli"],
         ["tools.stream_replay"],
     ):
         run = run_module(*command, LOCAL_STATE_DIR=str(local_api["state"]))
@@ -708,7 +712,9 @@ def test_a_busy_port_is_a_message_before_anything_is_deployed(tmp_path: Path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = run_module("local_stack.server", PORT=str(port), LOCAL_STATE_DIR=str(tmp_path))
+        run = run_module(
+            "local_stack.commands.server", PORT=str(port), LOCAL_STATE_DIR=str(tmp_path)
+        )
 
     assert run.returncode == 1
     assert f"port {port} is already in use" in run.stderr
@@ -719,7 +725,7 @@ def test_a_busy_port_is_a_message_before_anything_is_deployed(tmp_path: Path):
 
 def test_make_invoke_names_a_missing_event_file_and_where_the_samples_are(tmp_path: Path):
     run = run_module(
-        "local_stack.invoke",
+        "local_stack.commands.invoke",
         "CustomersDynamoDBFunction",
         "events/customers_dynamodb/no-such-event.json",
         LOCAL_STATE_DIR=str(tmp_path),

@@ -14,14 +14,14 @@ from tests.local_stack.test_local_api import run_module
 @pytest.mark.parametrize(
     ("module", "args", "command"),
     [
-        ("local_stack.server", [], "make api"),
-        ("local_stack.demo", [], "make demo"),
+        ("local_stack.commands.server", [], "make api"),
+        ("local_stack.commands.demo", [], "make demo"),
         (
-            "local_stack.invoke",
+            "local_stack.commands.invoke",
             ["CustomersRdsFunction", "events/customers_rds/get.json"],
             "make invoke",
         ),
-        ("local_stack.sync", [], "make sync"),
+        ("local_stack.commands.sync", [], "make sync"),
     ],
 )
 def test_no_usable_mysql_is_a_message_naming_the_fix(

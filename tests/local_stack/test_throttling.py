@@ -17,8 +17,8 @@ import pytest
 from botocore.config import Config
 
 from local_stack.assembly.stack import LocalStack
+from local_stack.commands.server import _handler_for, _listen
 from local_stack.runtime.functions import LocalFunction
-from local_stack.server import _handler_for, _listen
 from local_stack.services import lambda_api
 
 

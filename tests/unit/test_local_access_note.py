@@ -2,7 +2,7 @@
 
 import pytest
 
-from local_stack.server import access_note
+from local_stack.commands.server import access_note
 from local_stack.services import authorizer
 
 

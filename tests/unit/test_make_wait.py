@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.running import StackFolder
+from local_stack.commands.running import StackFolder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,7 +156,7 @@ def test_a_new_stack_starts_with_an_empty_folder_and_stopped_ones_are_cleared(
 
     Catches: logs appended across runs (the old .local/logs/<LogicalId>.log), a killed
     stack's leftovers kept, or a running stack's folder removed."""
-    from local_stack import running  # noqa: PLC0415 - its paths follow LOCAL_STATE_DIR
+    from local_stack.commands import running  # noqa: PLC0415 - its paths follow LOCAL_STATE_DIR
 
     monkeypatch.setattr(running, "STACKS_DIR", tmp_path / "stacks")
     first = StackFolder.claim(3000)

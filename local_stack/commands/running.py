@@ -24,7 +24,7 @@ use the stack on PORT when PORT is given, else the default stack while it runs, 
 only stack running (with several, they ask for PORT).
 
 `make wait` tells "starting" from "nothing": a stack is starting while its stack.json says so,
-or, in the seconds before it has written one, while a `python -m local_stack.server` (or
+or, in the seconds before it has written one, while a `python -m local_stack.commands.server` (or
 `.demo`) process of this checkout runs; with neither, it says so at once.
 """
 
@@ -43,14 +43,14 @@ from urllib.parse import urlsplit
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
 STACKS_DIR = STATE_DIR / "stacks"
 OUTPUTS_FILE = STATE_DIR / "outputs.json"  # the default stack's (API.md)
 SAM_ENV_FILE = STATE_DIR / "sam-env.json"
 RECORD = "stack.json"
 START_HINT = "start one with `make api` (or `make api &` then `make wait` in one terminal)"
-SERVER_MODULES = ("local_stack.server", "local_stack.demo")
+SERVER_MODULES = ("local_stack.commands.server", "local_stack.commands.demo")
 
 
 class NoRunningStack(RuntimeError):
@@ -284,8 +284,8 @@ def require_running_outputs() -> dict[str, Any]:
 
 
 def _server_processes() -> list[int]:
-    """`python -m local_stack.server` (or `.demo`) processes whose state folder is this one:
-    stacks starting that may not have written their stack.json yet."""
+    """`python -m local_stack.commands.server` (or `.demo`) processes whose state folder is
+    this one: stacks starting that may not have written their stack.json yet."""
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
         command = process.info["cmdline"] or []
@@ -377,7 +377,7 @@ def log_file(function: str, port: int | None) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """`make wait` (prints the API's URL once it answers) and `make logs` (prints the log
     file of a function of the running stack, for `tail -F`)."""
-    parser = argparse.ArgumentParser(prog="python -m local_stack.running")
+    parser = argparse.ArgumentParser(prog="python -m local_stack.commands.running")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("wait", help="wait for a `make api` started elsewhere")
     logs = commands.add_parser("log", help="the log file of a function of the running stack")

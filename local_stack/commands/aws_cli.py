@@ -6,7 +6,7 @@ local Lambda API (LambdaEndpointUrl) for `lambda`, the local AWS endpoint for ev
 service. Explicit, because the AWS CLI v1 does not honour `AWS_ENDPOINT_URL` for every
 service: for `sqs` it picks the legacy `https://queue.amazonaws.com/` itself
 (awscli/customizations/overridesslcommonname.py); v2 and the SDKs do honour it. With
-PORT=..., the stack on that port (local_stack.running).
+PORT=..., the stack on that port (local_stack.commands.running).
 
 Without arguments (or without the AWS CLI installed) it prints the variables to export
 instead, for boto3, the AWS CLI v2 or any SDK: `AWS_ENDPOINT_URL`, and
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping
 
 from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
-from local_stack.running import NoRunningStack, require_running_outputs
+from local_stack.commands.running import NoRunningStack, require_running_outputs
 
 # The AWS CLI's global options that take a value (v1 and v2: `aws help`, "GLOBAL OPTIONS").
 _VALUED_OPTIONS = frozenset(

@@ -4,7 +4,7 @@ In AWS this is `aws sqs start-message-move-task --source-arn <dlq arn>` (or "Sta
 redrive" in the console). moto does not implement message move tasks, so locally the same
 move is done by hand: receive from the DLQ, send to the queue whose redrive policy names
 it, delete from the DLQ. A message that fails again simply returns to the DLQ. With several
-stacks running, PORT=... names the one (local_stack.running).
+stacks running, PORT=... names the one (local_stack.commands.running).
 
 The dead-letter queue of an SNS subscription has no source queue (SNS put the message
 there, not a queue's redrive policy): its messages go to the queue the subscription
@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 
 from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
-from local_stack.running import NoRunningStack, require_running_outputs
+from local_stack.commands.running import NoRunningStack, require_running_outputs
 
 
 def subscribed_queues(sqs: Any, sns: Any, dlq_url: str) -> list[str]:

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from local_stack.assembly.template import ROOT, load_yaml
-from local_stack.cli import messages_not_tracebacks
-from local_stack.running import NoRunningStack, running_outputs
+from local_stack.commands.cli import messages_not_tracebacks
+from local_stack.commands.running import NoRunningStack, running_outputs
+from local_stack.commands.server import running_stack
 from local_stack.runtime.functions import FunctionError, Invocation
-from local_stack.server import running_stack
 from local_stack.services.lambda_api import invoke_remote
 
 

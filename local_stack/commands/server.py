@@ -5,7 +5,7 @@ The local AWS endpoint (moto in server mode, local_stack.assembly.endpoint) star
 environments (local_stack.runtime), and two HTTP servers start: the API (API Gateway's
 REST API, on PORT, 3000 by default) and the Lambda Invoke API (like `sam local
 start-lambda`). Function logs stream to the terminal, prefixed with the function's logical
-id, and to the stack's own folder (local_stack.running: .local/stacks/<port>/logs/).
+id, and to the stack's own folder (local_stack.commands.running: .local/stacks/<port>/logs/).
 """
 
 import errno
@@ -26,9 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from local_stack.assembly.endpoint import AwsEndpoint, administrator
 from local_stack.assembly.stack import LocalStack
-from local_stack.cli import messages_not_tracebacks
+from local_stack.commands.cli import messages_not_tracebacks
+from local_stack.commands.running import OUTPUTS_FILE, STATE_DIR, StackFolder
 from local_stack.network.sockets import LocalHTTPServer
-from local_stack.running import OUTPUTS_FILE, STATE_DIR, StackFolder
 from local_stack.runtime import interpreter_note
 from local_stack.services import authorizer, lambda_api, mysql
 from local_stack.services.apigateway import MAX_PAYLOAD_BYTES, LocalApi
@@ -127,7 +127,7 @@ class RunningStack:
     aws_endpoint_url: str
     lambda_endpoint_url: str
     outputs: dict[str, Any]
-    folder: StackFolder  # its state: outputs, MySQL CA, logs (local_stack.running)
+    folder: StackFolder  # its state: outputs, MySQL CA, logs (local_stack.commands.running)
 
 
 def _listen(port: int, handler: type[BaseHTTPRequestHandler], host: str) -> LocalHTTPServer:
@@ -179,8 +179,8 @@ def running_stack(
 ) -> Iterator[RunningStack]:
     """The AWS endpoint, the deployed template, the API and the Lambda API; all stop on exit.
     The stack's state (outputs, MySQL CA, function logs) goes to a folder of its own
-    (local_stack.running); with `write_outputs` it is a stack the other commands find, else a
-    throwaway one. With `record_as`, every IAM decision goes to
+    (local_stack.commands.running); with `write_outputs` it is a stack the other commands
+    find, else a throwaway one. With `record_as`, every IAM decision goes to
     .local/iam/decisions/<record_as>-<pid>.jsonl (replacing that command's previous file) for
     `make iam-report`."""
     if port:

@@ -20,11 +20,11 @@ from urllib.parse import urlencode
 import boto3
 import requests
 
-from local_stack.cli import messages_not_tracebacks
-from local_stack.server import OUTPUTS_FILE, RunningStack, running_stack
+from local_stack.commands.cli import messages_not_tracebacks
+from local_stack.commands.server import OUTPUTS_FILE, RunningStack, running_stack
+from local_stack.commands.sync import sync
 from local_stack.services import data_api, mysql
 from local_stack.services.partner_feed import Fault, PartnerFeed, sample_rows
-from local_stack.sync import sync
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
