@@ -7,6 +7,9 @@
         ├── LogRouter: each line to .local/logs/<LogicalId>.log, and to the terminal
         └── Reaper: no environment outlives the process that started it
 
+Beside it: functions.py (a function of the template, as the emulators and the tests invoke
+it) and snapstart.py (a function started the SnapStart way, with snapstart_entry/).
+
 What the runtime does not do (docs/local-runtime.md): enforce memory (reported only), or
 play AWS services; the service emulators (local_stack.services.apigateway, .event_sources, .s3)
 turn requests, batches and notifications into invocations.
