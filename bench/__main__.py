@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
 def _stack_phases(args: argparse.Namespace, collected: "Collected") -> None:
     from bench import report  # noqa: PLC0415
     from bench.harness import Counters, EndpointCalls, ServerStatus, progress  # noqa: PLC0415
-    from local_stack.assembly.endpoint import AwsEndpoint, administrator  # noqa: PLC0415
     from local_stack.assembly.stack import LocalStack  # noqa: PLC0415
     from local_stack.network.tcp_proxy import TcpProxy  # noqa: PLC0415
     from local_stack.services import mysql  # noqa: PLC0415
+    from local_stack.services.endpoint import AwsEndpoint, administrator  # noqa: PLC0415
 
     calls = EndpointCalls()
     endpoint = AwsEndpoint(middleware=calls.middleware).start()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import REPO, progress
-from local_stack.assembly.template import load_yaml
+from local_stack.template.transform import load_yaml
 
 BUILD_DIR = REPO / ".aws-sam" / "build"
 ZIPPED_LIMIT = 50 * 1024 * 1024  # direct upload of a deployment package

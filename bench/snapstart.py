@@ -4,7 +4,7 @@ What Lambda does around a snapshot cannot run here (there is no microVM to snaps
 the project controls can: the template turns SnapStart on for every function
 (EnableSnapStart, published versions behind the "live" alias), and the functions'
 before-snapshot and after-restore hooks (customer_platform/snapstart.py) run under the
-local runtime through the local-only SnapStart entry point (local_stack/runtime/snapstart.py), the
+local runtime through the local-only SnapStart entry point (local_stack/assembly/snapstart.py), the
 same way tests/local_stack/test_snapstart.py runs them. Observed at the boundaries:
 
 * initialisation opens no database connection (MySQL's process list);
@@ -23,9 +23,9 @@ import time
 from typing import Any
 
 from bench.harness import Counters, progress
+from local_stack.assembly.snapstart import snapstart_pool
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import load_template
-from local_stack.runtime.snapstart import snapstart_pool
+from local_stack.template.transform import load_template
 
 FUNCTION = "CustomersRdsFunction"
 
@@ -147,5 +147,7 @@ def run(stack: LocalStack, counters: Counters) -> dict[str, Any]:
         },
         "checks": checks,
         "first_request_ms": {k: round(v, 1) for k, v in timings.items()},
-        "entry_point": "local_stack/runtime/snapstart.py (hooks run by awslambdaric's hook runner)",
+        "entry_point": (
+            "local_stack/assembly/snapstart.py (hooks run by awslambdaric's hook runner)"
+        ),
     }

@@ -25,12 +25,12 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from local_stack.assembly.endpoint import AwsEndpoint, administrator  # noqa: E402
 from local_stack.assembly.stack import LocalStack  # noqa: E402
-from local_stack.assembly.template import TEMPLATE  # noqa: E402
-from local_stack.commands.running import STATE_DIR  # noqa: E402
 from local_stack.iam.report import TEST_STACK_PREFIX  # noqa: E402
+from local_stack.paths import STATE_DIR  # noqa: E402
 from local_stack.services import mysql  # noqa: E402
+from local_stack.services.endpoint import AwsEndpoint, administrator  # noqa: E402
+from local_stack.template.transform import TEMPLATE  # noqa: E402
 
 DECISIONS = STATE_DIR / "iam" / "decisions"
 

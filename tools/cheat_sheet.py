@@ -40,7 +40,7 @@ def _n(value: float) -> str:
 def template_counts() -> dict[str, int]:
     """Resources in template.yaml, after the SAM transform, and functions."""
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the SAM transform needs one
-    from local_stack.assembly.template import load_template, load_yaml  # noqa: PLC0415
+    from local_stack.template.transform import load_template, load_yaml  # noqa: PLC0415
 
     source = load_yaml()["Resources"]
     return {

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local_stack.assembly.template import ROOT, load_yaml
+from local_stack.paths import ROOT
+from local_stack.template.transform import load_yaml
 
 BYTES_PER_CONNECTION = 12_582_880  # the divisor of RDS MySQL's default max_connections
 GIB = 1024**3

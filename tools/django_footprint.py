@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.sizes import measure
-from local_stack.assembly.template import ROOT, load_template
+from local_stack.paths import ROOT
 from local_stack.runtime.build import Builder, find_interpreter
+from local_stack.template.transform import load_template
 
 OUTPUT = ROOT / "docs" / "customers-django.json"
 LAYERS = ("SharedLayer", "DjangoLayer")

@@ -43,7 +43,7 @@ from typing import Any
 import boto3
 import requests
 
-from local_stack.assembly.template import load_yaml
+from local_stack.template.transform import load_yaml
 from tools.get_token import api_key_value, stack_outputs
 
 SAFE = ("edge", "roles", "throttle", "rds", "s3", "pitr", "scheduler", "xray", "deployment")

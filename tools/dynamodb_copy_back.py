@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
         dynamodb = session.client("dynamodb")
     else:
-        from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
         from local_stack.commands.running import NoRunningStack, require_running_outputs  # noqa: PLC0415
+        from local_stack.services.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
 
         try:
             outputs = require_running_outputs()

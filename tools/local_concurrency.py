@@ -140,8 +140,8 @@ def _moto_server(serialised: bool) -> Iterator[str]:
         create_backend_app,
     )
 
-    from local_stack.assembly.endpoint import _EndpointServer  # noqa: PLC0415
     from local_stack.services.dynamodb import SerialisedDynamoDB  # noqa: PLC0415
+    from local_stack.services.endpoint import _EndpointServer  # noqa: PLC0415
 
     app: Any = DomainDispatcherApplication(create_backend_app)
     if serialised:
@@ -299,11 +299,11 @@ def drain(mapping: Any, limit: int = 10_000) -> int:
 
 
 def measure_trap(say: Callable[[str], object]) -> dict[str, Any]:
-    from local_stack.assembly.endpoint import AwsEndpoint, administrator  # noqa: PLC0415
     from local_stack.assembly.stack import LocalStack  # noqa: PLC0415
-    from local_stack.assembly.template import TEMPLATE, load_yaml  # noqa: PLC0415
     from local_stack.services import mysql  # noqa: PLC0415
+    from local_stack.services.endpoint import AwsEndpoint, administrator  # noqa: PLC0415
     from local_stack.services.event_sources import SqsMapping  # noqa: PLC0415
+    from local_stack.template.transform import TEMPLATE, load_yaml  # noqa: PLC0415
 
     results: dict[str, Any] = {"rows": TRAP_ROWS}
     endpoint = AwsEndpoint(enforce=True).start()

@@ -33,7 +33,8 @@ from typing import Any
 
 import boto3
 
-from local_stack.assembly.template import ROOT, load_yaml
+from local_stack.paths import ROOT
+from local_stack.template.transform import load_yaml
 from tools.connection_budget import _resolve, samconfig_parameters
 
 # Lambda: "You can reserve up to the Unreserved account concurrency value, minus 100 for

@@ -209,8 +209,8 @@ def _print(report: Report) -> None:
 
 
 def _local() -> tuple[Any, Any, Invoke, str]:
-    from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
     from local_stack.commands.running import require_running_outputs  # noqa: PLC0415
+    from local_stack.services.endpoint import ADMIN_CREDENTIALS, REGION  # noqa: PLC0415 - local only
 
     outputs = require_running_outputs()
     session = boto3.session.Session(

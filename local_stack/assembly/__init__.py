@@ -1,2 +1,3 @@
-"""The stack's assembly: template.yaml -> the SAM transform -> moto, behind
-the local AWS endpoint."""
+"""The stack put together: template.yaml deployed into moto (cloud.py), every function in
+the local runtime and every service emulator wired to it (stack.py), and a function started
+the SnapStart way (snapstart.py)."""

@@ -28,11 +28,11 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import clean_json
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from local_stack.assembly.endpoint import ADMIN_CREDENTIALS
-from local_stack.assembly.template import SamTemplate
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.services import cognito, db_proxy, mysql, s3
 from local_stack.services.data_api import resources as aurora
+from local_stack.services.endpoint import ADMIN_CREDENTIALS
+from local_stack.template.transform import SamTemplate
 
 IN_PROCESS_PREFIXES = (
     "AWS::Lambda::",

@@ -1,7 +1,7 @@
 """The whole template on one machine: resources in moto, functions in their own processes.
 
 `LocalStack(endpoint=...).deploy()` deploys template.yaml into the local AWS endpoint (moto
-in server mode, local_stack.assembly.endpoint), builds and registers every function with the local
+in server mode, local_stack.services.endpoint), builds and registers every function with the local
 runtime (execution environments under the Lambda Runtime Interface Emulator, each function
 with its own credentials), runs the migrations as the deployed custom resource would, and
 wires the service emulators: API Gateway, event source mappings, S3 notifications and
@@ -16,19 +16,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local_stack.assembly.cloud import LocalCloud
-from local_stack.assembly.endpoint import ACCOUNT, AwsEndpoint
-from local_stack.assembly.template import TEMPLATE, SamTemplate, load_template
-from local_stack.commands.running import STATE_DIR
 from local_stack.iam import Deliveries, MotoFacts, load_effective_policies
 from local_stack.iam.effective import EffectivePolicies
 from local_stack.iam.gate import Fault
 from local_stack.iam.records import DecisionRecord
+from local_stack.paths import STATE_DIR
 from local_stack.runtime import FunctionPool, LocalRuntime
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.runtime.functions import LocalFunction
 from local_stack.services import authorizer, data_api, mysql, s3, sns
 from local_stack.services.apigateway import LocalApi
+from local_stack.services.endpoint import ACCOUNT, AwsEndpoint
 from local_stack.services.event_sources import EventSources
+from local_stack.template.transform import TEMPLATE, SamTemplate, load_template
 
 DEFAULT_STACK_NAME = "customer-platform"
 DATABASE_CA_BUNDLE = "customer_platform/certs/database-ca-bundle.pem"

@@ -20,8 +20,8 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
-from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.commands.running import NoRunningStack, require_running_outputs
+from local_stack.services.endpoint import ADMIN_CREDENTIALS, REGION
 
 # The AWS CLI's global options that take a value (v1 and v2: `aws help`, "GLOBAL OPTIONS").
 _VALUED_OPTIONS = frozenset(

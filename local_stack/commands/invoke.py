@@ -12,12 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from local_stack.assembly.template import ROOT, load_yaml
 from local_stack.commands.cli import messages_not_tracebacks
 from local_stack.commands.running import NoRunningStack, running_outputs
 from local_stack.commands.server import running_stack
+from local_stack.paths import ROOT
 from local_stack.runtime.functions import FunctionError, Invocation
 from local_stack.services.lambda_api import invoke_remote
+from local_stack.template.transform import load_yaml
 
 
 def _functions() -> list[str]:

@@ -19,8 +19,8 @@ from typing import Any
 
 import boto3
 
-from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.commands.running import NoRunningStack, require_running_outputs
+from local_stack.services.endpoint import ADMIN_CREDENTIALS, REGION
 
 
 def subscribed_queues(sqs: Any, sns: Any, dlq_url: str) -> list[str]:

@@ -43,8 +43,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
+from local_stack.paths import STATE_DIR
+
 STACKS_DIR = STATE_DIR / "stacks"
 OUTPUTS_FILE = STATE_DIR / "outputs.json"  # the default stack's (API.md)
 SAM_ENV_FILE = STATE_DIR / "sam-env.json"

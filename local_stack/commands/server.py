@@ -1,6 +1,6 @@
 """`make api`: the whole stack on this machine, served over HTTP like `sam local start-api`.
 
-The local AWS endpoint (moto in server mode, local_stack.assembly.endpoint) starts on a free
+The local AWS endpoint (moto in server mode, local_stack.services.endpoint) starts on a free
 127.0.0.1 port, template.yaml is deployed into it, every function gets its execution
 environments (local_stack.runtime), and two HTTP servers start: the API (API Gateway's
 REST API, on PORT, 3000 by default) and the Lambda Invoke API (like `sam local
@@ -24,14 +24,15 @@ from socketserver import BaseServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from local_stack.assembly.endpoint import AwsEndpoint, administrator
 from local_stack.assembly.stack import LocalStack
 from local_stack.commands.cli import messages_not_tracebacks
-from local_stack.commands.running import OUTPUTS_FILE, STATE_DIR, StackFolder
+from local_stack.commands.running import OUTPUTS_FILE, StackFolder
 from local_stack.network.sockets import LocalHTTPServer
+from local_stack.paths import STATE_DIR
 from local_stack.runtime import interpreter_note
 from local_stack.services import authorizer, lambda_api, mysql
 from local_stack.services.apigateway import MAX_PAYLOAD_BYTES, LocalApi
+from local_stack.services.endpoint import AwsEndpoint, administrator
 
 __all__ = ["OUTPUTS_FILE", "RunningStack", "running_stack"]
 DECISIONS_DIR = STATE_DIR / "iam" / "decisions"  # what `make iam-report` reads

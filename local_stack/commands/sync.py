@@ -21,11 +21,11 @@ from typing import Any
 
 import boto3
 
-from local_stack.assembly.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.commands.cli import messages_not_tracebacks
 from local_stack.commands.running import NoRunningStack, running_outputs
 from local_stack.commands.server import running_stack
 from local_stack.runtime.functions import FunctionError
+from local_stack.services.endpoint import ADMIN_CREDENTIALS, REGION
 from local_stack.services.event_sources import scheduled_event
 from local_stack.services.lambda_api import invoke_remote
 from local_stack.services.mysql import connect_with

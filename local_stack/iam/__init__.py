@@ -20,7 +20,7 @@ facts       `ResourceFacts` (queue ARN from URL, KMS key of a queue/topic/table/
             bucket/object, ...) and `MotoFacts`, which reads moto's in-process backends
 errors      AWS's error answers per protocol (codes, HTTP status, message shape)
 gate        `Gate` (WSGI middleware in front of moto), `CredentialRegistry`,
-            fault injection; local_stack.assembly.endpoint.AwsEndpoint serves moto behind it
+            fault injection; local_stack.services.endpoint.AwsEndpoint serves moto behind it
 records     `DecisionRecord`, `DecisionLog` (memory + optional JSONL file)
 deliveries  `Deliveries`: SNS->SQS, S3/API Gateway->Lambda, schedule->function, checked
             against resource policies and the scheduler's role
@@ -28,7 +28,7 @@ report      `python -m local_stack.iam.report`: used vs granted per function
 
 How the local stack uses it
 ---------------------------
-local_stack.assembly.endpoint.AwsEndpoint serves moto behind a `Gate` with one `CredentialRegistry`
+local_stack.services.endpoint.AwsEndpoint serves moto behind a `Gate` with one `CredentialRegistry`
 and one `DecisionLog`; each deployed LocalStack (local_stack.assembly.stack) loads its template's
 `EffectivePolicies`, attaches its resource policies to the endpoint, issues each function
 the credentials of its role (`registry.issue(function.principal())`), and gives its service

@@ -1,7 +1,7 @@
 """Each function's effective policy, and the resource policies, from the transformed template.
 
-Input: `local_stack.assembly.template.load_template(...).transformed` (the SAM transform has already
-expanded policy templates such as `SSMParameterReadPolicy` into each role's inline
+Input: `local_stack.template.transform.load_template(...).transformed` (the SAM transform
+has already expanded policy templates such as `SSMParameterReadPolicy` into each role's inline
 `Policies`) and a `resolve` callable for intrinsic functions (the deployed stack's
 `LocalCloud.resolve`, or `symbolic()` for a report that needs no deployment).
 
@@ -26,10 +26,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from local_stack.assembly.intrinsics import without_novalue
 from local_stack.iam.actions import Requirement
 from local_stack.iam.evaluate import AccessRequest, Decision, evaluate
 from local_stack.iam.policy import Policy, Principal, Statement
+from local_stack.template.intrinsics import without_novalue
 
 Resolve = Callable[[Any], Any]
 MANAGED_PREFIX = re.compile(

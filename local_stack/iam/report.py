@@ -335,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the SAM transform needs one
-    from local_stack.assembly.template import load_template  # noqa: PLC0415 - after the region is set
+    from local_stack.template.transform import load_template  # noqa: PLC0415 - after the region is set
 
     policies = load_effective_policies(load_template(args.template).transformed, symbolic())
     report = build_report(policies, read_records(logs), load_reasons(args.reasons))

@@ -8,7 +8,8 @@
         └── Reaper: no environment outlives the process that started it
 
 Beside it: functions.py (a function of the template, as the emulators and the tests invoke
-it) and snapstart.py (a function started the SnapStart way, with snapstart_entry/).
+it) and snapstart_entry/ (the entry point local_stack.assembly.snapstart starts a function
+with, to run its SnapStart hooks).
 
 What the runtime does not do (docs/local-runtime.md): enforce memory (reported only), or
 play AWS services; the service emulators (local_stack.services.apigateway, .event_sources, .s3)

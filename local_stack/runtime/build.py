@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from local_stack.assembly.template import ROOT
+from local_stack.paths import ROOT
 
 RUNTIME_REQUIREMENTS = Path(__file__).with_name("requirements.txt")
 _IGNORED = ("__pycache__", ".pyc", ".pytest_cache", ".mypy_cache")

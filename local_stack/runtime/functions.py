@@ -9,10 +9,10 @@ function's reserved concurrency raises `Throttled` (nothing ran).
 
 from typing import Any
 
-from local_stack.assembly.template import FunctionSource
 from local_stack.runtime import FunctionPool
 from local_stack.runtime.environment import Credentials, FunctionConfig
 from local_stack.runtime.pool import Admission, FunctionError, Invocation, Throttled
+from local_stack.template.transform import FunctionSource
 
 __all__ = ["Admission", "FunctionError", "Invocation", "LocalFunction", "Throttled"]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from local_stack.assembly.template import SamTemplate
 from local_stack.runtime.functions import FunctionError, LocalFunction, Throttled
+from local_stack.template.transform import SamTemplate
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit on a request
 # What a REST API routes (ANY means these); anything else (TRACE, CONNECT...) never reaches

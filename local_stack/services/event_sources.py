@@ -22,6 +22,8 @@ Tests call `drain()` to run the mappings until nothing moves; `make api` runs th
 background thread.
 """
 
+from __future__ import annotations  # LocalCloud is a type here only (no import circle)
+
 import json
 import os
 import sys
@@ -31,15 +33,17 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 from moto.events.models import EventPattern
 
-from local_stack.assembly.cloud import LocalCloud
 from local_stack.iam import Deliveries
 from local_stack.runtime.functions import Admission, FunctionError, LocalFunction, Throttled
 from local_stack.services import s3
+
+if TYPE_CHECKING:
+    from local_stack.assembly.cloud import LocalCloud
 
 
 def _filters(props: dict[str, Any]) -> list[EventPattern]:
@@ -518,7 +522,7 @@ class EventSources:
     @classmethod
     def from_stack(
         cls, cloud: LocalCloud, functions: dict[str, LocalFunction], deliveries: Deliveries
-    ) -> "EventSources":
+    ) -> EventSources:
         mappings: list[Mapping] = []
         for logical_id, source in cloud.template.functions.items():
             if logical_id not in functions:

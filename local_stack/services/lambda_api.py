@@ -57,12 +57,12 @@ from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from local_stack.assembly.endpoint import ADMIN_ACCESS_KEY_ID, ADMIN_CREDENTIALS, REGION
 from local_stack.iam import Requirement
 from local_stack.iam.records import DecisionRecord
 from local_stack.iam.requests import RawRequest, RequestParser, UnreadableRequest
 from local_stack.runtime.functions import FunctionError, Invocation, LocalFunction, Throttled
 from local_stack.runtime.pool import MAX_REQUEST_BYTES
+from local_stack.services.endpoint import ADMIN_ACCESS_KEY_ID, ADMIN_CREDENTIALS, REGION
 from local_stack.services.lambda_async import AsyncConfig, AsyncEvent, AsyncInvoker
 
 if TYPE_CHECKING:

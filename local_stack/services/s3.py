@@ -29,8 +29,8 @@ from typing import Any, Protocol
 from moto.s3 import notifications as moto_notifications
 from moto.s3.responses import S3Response
 
-from local_stack.assembly.intrinsics import without_novalue
 from local_stack.runtime.functions import LocalFunction
+from local_stack.template.intrinsics import without_novalue
 
 
 class Cloud(Protocol):

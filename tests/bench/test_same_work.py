@@ -14,8 +14,8 @@ import pytest
 from bench.harness import Counters, EndpointCalls, ServerStatus
 from bench.warm import OPS, Comparison, Network, RdsWorkload
 from bench.workers import Worker
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 
 

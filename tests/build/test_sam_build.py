@@ -29,7 +29,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from local_stack.assembly.template import ROOT, TEMPLATE, SamTemplate, load_template, load_yaml
+from local_stack.paths import ROOT
+
+# The module's build fixture runs `sam build` with a 900 s limit in the first test's setup.
+from local_stack.template.transform import TEMPLATE, SamTemplate, load_template, load_yaml
 
 # The module's build fixture runs `sam build` with a 900 s limit in the first test's setup.
 pytestmark = [pytest.mark.build, pytest.mark.xdist_group("sam-build"), pytest.mark.timeout(1200)]

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import load_yaml
+from local_stack.services.endpoint import AwsEndpoint
+from local_stack.template.transform import load_yaml
 from tests.conftest import deploy
 from tests.contract.conftest import BACKENDS
 from tests.support.customers import CustomersClient, unique_email

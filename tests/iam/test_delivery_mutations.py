@@ -20,14 +20,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import load_yaml
 from local_stack.iam.effective import load_effective_policies
 from local_stack.iam.report import MUTATED_STACK_PREFIX
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.event_sources import ScheduleMapping, SqsMapping
 from local_stack.services.mysql import ServerAddress
 from local_stack.services.s3 import S3NotificationMapping
+from local_stack.template.transform import load_yaml
 from tests.conftest import deploy
 
 NO_RECEIVE = "AuditPollerMayNotReceive"

@@ -20,13 +20,13 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.iam.actions import ActionMapper
 from local_stack.iam.effective import ResourcePolicies
 from local_stack.iam.facts import MotoFacts
 from local_stack.iam.gate import CredentialRegistry, Gate, IssuedCredentials
 from local_stack.iam.policy import Policy, Principal
 from local_stack.iam.records import DecisionLog, read_records
+from local_stack.services.endpoint import AwsEndpoint
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

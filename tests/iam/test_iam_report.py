@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.template import load_template
 from local_stack.iam.effective import load_effective_policies, symbolic
 from local_stack.iam.records import DecisionLog, DecisionRecord
 from local_stack.iam.report import (
@@ -18,6 +17,7 @@ from local_stack.iam.report import (
     main,
     render,
 )
+from local_stack.template.transform import load_template
 
 ROLE = "PartnerFetcherFunctionRole"
 

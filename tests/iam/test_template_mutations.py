@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import ROOT, load_yaml
 from local_stack.iam.report import MUTATED_STACK_PREFIX
+from local_stack.paths import ROOT
 from local_stack.runtime.functions import FunctionError, Invocation
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.event_sources import StreamMapping
 from local_stack.services.mysql import ServerAddress
+from local_stack.template.transform import load_yaml
 from tests.conftest import deploy
 
 EVENTS = ROOT / "events"

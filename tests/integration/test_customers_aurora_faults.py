@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.services import data_api
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 from tests.support.customers import CustomersClient, unique_email

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.services.apigateway import ApiResponse
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress, quote_identifier
 from tests.conftest import deploy
 from tests.support.customers import CustomersClient, unique_email

@@ -15,9 +15,9 @@ import pytest
 
 from customer_platform.database import Timeouts
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import load_template
 from local_stack.network.tcp_proxy import TcpProxy
 from local_stack.services.mysql import ServerAddress
+from local_stack.template.transform import load_template
 from tests.support.customers import CustomersClient, unique_email
 from tests.support.mysql import (
     APPLICATION_SECRET,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.services import db_proxy
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 from tests.support.customers import CustomersClient
@@ -129,7 +129,7 @@ def test_the_api_and_the_partner_writer_go_through_the_proxy_with_unchanged_code
 
 
 def test_an_existing_database_gets_no_proxy(aws: None):
-    from local_stack.assembly.template import load_template  # noqa: PLC0415 - one parameter set
+    from local_stack.template.transform import load_template  # noqa: PLC0415 - one parameter set
 
     template = load_template(
         parameters={

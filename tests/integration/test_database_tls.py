@@ -20,9 +20,9 @@ from customer_platform import certs
 from customer_platform.database import Credentials, Database, tls_context
 from customer_platform.errors import Unavailable
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import load_yaml
 from local_stack.network.tls import issue
 from local_stack.services.mysql import ServerAddress
+from local_stack.template.transform import load_yaml
 from tests.support.customers import CustomersClient
 
 BUNDLE = files("customer_platform.certs").joinpath("database-ca-bundle.pem")

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
+from local_stack.services.endpoint import AwsEndpoint
 from tests.conftest import deploy
 
 PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAA\n-----END PUBLIC KEY-----"

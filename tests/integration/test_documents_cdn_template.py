@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.assembly.template import TEMPLATE
+from local_stack.template.transform import TEMPLATE
 
 pytestmark = pytest.mark.xdist_group("documents-cdn-template")
 

@@ -12,9 +12,9 @@ from customer_platform.documents.signing import (
     MAX_URL_EXPIRY_SECONDS,
     SESSION_SECONDS,
 )
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.runtime.functions import FunctionError, LocalFunction
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 

@@ -21,7 +21,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import ROOT, load_yaml
+from local_stack.paths import ROOT
+from local_stack.template.transform import load_yaml
 from tools import drill_aws
 from tools.drill_aws import Drill, chosen_checks, pitr_lag
 

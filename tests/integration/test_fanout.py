@@ -16,8 +16,8 @@ import pytest
 from moto.backends import get_backend
 
 from customer_platform import aws
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.event_sources import SqsMapping, StreamMapping
 from tests.conftest import deploy
 from tests.support.customers import CustomersClient, unique_email

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import load_yaml
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.event_sources import SqsMapping
 from local_stack.services.mysql import ServerAddress
+from local_stack.template.transform import load_yaml
 from tests.conftest import deploy
 from tests.support.polling import poll_until_idle
 from tools.local_concurrency import dead_lettered, queue_rows, written

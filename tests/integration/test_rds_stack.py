@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from customer_platform.database import Credentials
-from local_stack.assembly.endpoint import AwsEndpoint
-from local_stack.assembly.intrinsics import without_novalue
 from local_stack.assembly.stack import LocalStack
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
+from local_stack.template.intrinsics import without_novalue
 from tests.conftest import deploy
 from tests.support.customers import CustomersClient
 from tests.support.mysql import admin, scratch_credentials

@@ -26,12 +26,12 @@ import pytest
 
 from customer_platform import aws
 from customer_platform.event_sources import Source
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import load_yaml
 from local_stack.runtime.functions import FunctionError
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 from local_stack.services.partner_feed import PartnerFeed, sample_rows
+from local_stack.template.transform import load_yaml
 from tests.conftest import deploy
 
 ROOT = Path(__file__).resolve().parents[2]

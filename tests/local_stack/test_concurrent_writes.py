@@ -35,8 +35,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.commands.server import _handler_for, _listen
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.services.dynamodb import SerialisedDynamoDB
+from local_stack.services.endpoint import AwsEndpoint
 
 WAIT_S = 60  # a bound for a call that must not wait at all: only a broken build reaches it
 

@@ -19,12 +19,12 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import FunctionSource
 from local_stack.runtime import LocalRuntime, new_credentials
 from local_stack.runtime.functions import LocalFunction
 from local_stack.runtime.pool import MAX_RESPONSE_BYTES
 from local_stack.services import lambda_api
 from local_stack.services.lambda_async import AsyncConfig, AsyncEvent
+from local_stack.template.transform import FunctionSource
 from tests.local_stack.test_runtime import PROBE, TIMEOUT_S, add, config
 
 ROOT = Path(__file__).resolve().parents[2]

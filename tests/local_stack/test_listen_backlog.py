@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.commands.server import _handler_for, _listen
 from local_stack.network.tcp_proxy import TcpProxy
 from local_stack.services import lambda_api
 from local_stack.services.db_proxy import Relay
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.partner_feed import PartnerFeed
 from tools.local_concurrency import CLIENTS, burst
 

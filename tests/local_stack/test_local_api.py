@@ -22,9 +22,9 @@ import boto3
 import pytest
 import requests
 
-from local_stack.assembly.endpoint import ADMIN_CREDENTIALS
-from local_stack.assembly.template import load_template
+from local_stack.services.endpoint import ADMIN_CREDENTIALS
 from local_stack.services.partner_feed import PartnerFeed, sample_rows
+from local_stack.template.transform import load_template
 from tests.support.awscli import aws_cli_v2
 from tests.unit.test_make_wait import make
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.iam.report import TEST_STACK_PREFIX
 from local_stack.services import mysql
+from local_stack.services.endpoint import AwsEndpoint
 from tests.conftest import deploy
 
 

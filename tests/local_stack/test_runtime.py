@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.template import FunctionSource
 from local_stack.runtime import FunctionPool, LocalRuntime, Throttled, new_credentials
 from local_stack.runtime.environment import RESERVED, FunctionConfig
 from local_stack.runtime.functions import FunctionError, LocalFunction
 from local_stack.services.apigateway import LocalApi, Route
+from local_stack.template.transform import FunctionSource
 from tests.support.polling import rounds
 
 PROBE = Path(__file__).with_name("probe_function")

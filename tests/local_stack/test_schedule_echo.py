@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from customer_platform import aws
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
-from local_stack.assembly.template import FunctionSource
 from local_stack.runtime import LocalRuntime, new_credentials
 from local_stack.runtime.functions import LocalFunction
 from local_stack.services import mysql
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.event_sources import ScheduleMapping
+from local_stack.template.transform import FunctionSource
 from tests.local_stack.test_runtime import PROBE, TIMEOUT_S, add, config
 from tests.support.customers import CustomersClient
 

@@ -1,7 +1,7 @@
 """SnapStart: a restored execution environment keeps nothing unique from the snapshot.
 
 The customers-rds and customers-django functions run under the local runtime through the
-local-only SnapStart entry point (local_stack/runtime/snapstart.py), which runs the
+local-only SnapStart entry point (local_stack/assembly/snapstart.py), which runs the
 function's registered before-snapshot and after-restore hooks in its own process, with
 awslambdaric's hook runner, when asked. Everything is observed at real boundaries:
 MySQL's process list for connections, a TCP proxy for the database address, the HTTP
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from local_stack.assembly.snapstart import snapstart_pool
 from local_stack.assembly.stack import LocalStack
 from local_stack.network.tcp_proxy import TcpProxy
-from local_stack.runtime.snapstart import snapstart_pool
 from tests.support.mysql import (
     admin,
     change_password,

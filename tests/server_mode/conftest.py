@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 from tests.support.documents import DocumentsClient

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from local_stack.assembly.endpoint import AwsEndpoint
 from local_stack.assembly.stack import LocalStack
 from local_stack.commands.server import _handler_for
+from local_stack.services.endpoint import AwsEndpoint
 from local_stack.services.mysql import ServerAddress
 from tests.conftest import deploy
 from tests.support.customers import unique_email

@@ -1,6 +1,6 @@
 """template.yaml as CloudFormation receives it, read the way CloudFormation reads it.
 
-`deployed(**parameters)` is the SAM transform's output (local_stack.assembly.template: the same
+`deployed(**parameters)` is the SAM transform's output (local_stack.template.transform: the same
 transform `sam deploy` runs, after AWS::LanguageExtensions). The helpers below evaluate what
 CloudFormation decides from it for one set of parameter values: which resources a
 condition creates, which branch of each Fn::If applies, what each resource waits for
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.template import SamTemplate, load_template
+from local_stack.template.transform import SamTemplate, load_template
 from tests.support.parameters import BASE
 from tools.connection_budget import samconfig_parameters
 

@@ -18,13 +18,13 @@ from jsonschema import Draft4Validator
 from pydantic import ValidationError
 
 from customer_platform.customers.models import CustomerInput
-from local_stack.assembly.template import (
+from local_stack.services.apigateway import LocalApi
+from local_stack.template.transform import (
     SamTemplate,
     load_template,
     load_yaml,
     resolve_language_extensions,
 )
-from local_stack.services.apigateway import LocalApi
 from tests.support.parameters import BASE, with_and_without_aurora  # noqa: F401
 from tools import openapi
 

@@ -6,7 +6,7 @@ function has a dead-letter queue or an on-failure destination. A schedule's own 
 policy and DLQ only cover deliveries Scheduler could not make.
 """
 
-from local_stack.assembly.template import load_yaml
+from local_stack.template.transform import load_yaml
 
 ASYNC_EVENTS = {"ScheduleV2", "Schedule", "S3", "SNS", "EventBridgeRule"}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.template import SamTemplate, load_template, load_yaml
+from local_stack.template.transform import SamTemplate, load_template, load_yaml
 
 ON = {"EnableAuroraBackend": "true"}
 CONDITION = "CreateAuroraBackend"

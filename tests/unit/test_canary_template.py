@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.template import SamTemplate, load_yaml
+from local_stack.template.transform import SamTemplate, load_yaml
 from tests.support.cloudformation import (
     API_AUTH_MODES,
     PARAMETER_SETS,

@@ -7,7 +7,7 @@ reserved concurrencies add up to the most connections the stack can open
 
 import pytest
 
-from local_stack.assembly.template import load_yaml
+from local_stack.template.transform import load_yaml
 from tools.connection_budget import budget, samconfig_parameters, vpc_functions
 
 

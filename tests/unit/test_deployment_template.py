@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.assembly.template import SamTemplate, load_yaml, resolve_language_extensions
+from local_stack.template.transform import SamTemplate, load_yaml, resolve_language_extensions
 from tests.support.cloudformation import (
     ALARM_EMAIL,
     API_AUTH_MODES,

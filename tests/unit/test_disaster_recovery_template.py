@@ -4,7 +4,7 @@ snapshot when the stack deletes it, Multi-AZ and deletion protection in prod."""
 
 from typing import Any
 
-from local_stack.assembly.template import load_yaml
+from local_stack.template.transform import load_yaml
 from tools.connection_budget import samconfig_parameters
 
 

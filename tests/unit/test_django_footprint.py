@@ -2,7 +2,7 @@
 
 import json
 
-from local_stack.assembly.template import ROOT
+from local_stack.paths import ROOT
 from tools.django_footprint import OUTPUT, quoted
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from local_stack.assembly.template import load_yaml
+from local_stack.template.transform import load_yaml
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NETWORK = {

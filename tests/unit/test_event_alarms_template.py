@@ -8,7 +8,7 @@ counts an SQS delivery once, when SNS stops trying (sns-monitoring-using-cloudwa
 
 from typing import Any
 
-from local_stack.assembly.template import load_template
+from local_stack.template.transform import load_template
 
 ALARM_TOPIC = {"Ref": "AlarmTopic"}
 

@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local_stack.assembly.endpoint import AwsEndpoint
-from local_stack.assembly.template import load_yaml
+from local_stack.services.endpoint import AwsEndpoint
+from local_stack.template.transform import load_yaml
 from tools import preflight
 from tools.connection_budget import samconfig_parameters
 

@@ -71,7 +71,7 @@ def test_each_function_gets_the_layers_sam_gives_it_globals_first():
     """Catches: a function's own Layers replacing the Globals' locally (the old reading),
     which would start CustomersDjangoFunction without the shared layer, while SAM appends
     them (lists in Globals are additive)."""
-    from local_stack.assembly.template import load_template  # noqa: PLC0415
+    from local_stack.template.transform import load_template  # noqa: PLC0415
 
     # Given template.yaml as SAM transforms it, and as the local runtime reads it
     template = load_template()

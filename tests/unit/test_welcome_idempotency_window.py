@@ -1,7 +1,7 @@
 """A dead-lettered welcome event can be redriven at any time without a second email."""
 
 from customer_platform.events.welcome import IDEMPOTENCY_TTL_SECONDS
-from local_stack.assembly.template import load_yaml
+from local_stack.template.transform import load_yaml
 
 
 def test_the_idempotency_record_outlives_the_dead_letter_queue():

@@ -3,7 +3,7 @@
 Lambda runs SnapStart's runtime hooks itself: before-snapshot hooks once the version's
 initialisation is done, after-restore hooks when an environment resumes from the snapshot.
 The Lambda Runtime Interface Emulator has no snapshot to take, so locally this module
-stands in for that step (local_stack/runtime/snapstart.py installs it beside a function's code):
+stands in for that step (local_stack/assembly/snapstart.py installs it beside a function's code):
 
 * at import (the init phase) it imports the function's own handler, named by
   LOCAL_SNAPSTART_HANDLER, so every hook the function registers is registered;

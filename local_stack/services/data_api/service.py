@@ -1,6 +1,6 @@
 """The RDS Data API endpoint of the local stack: a WSGI middleware in front of moto.
 
-The local AWS endpoint (local_stack.assembly.endpoint) puts it behind the IAM gate and before moto:
+The local AWS endpoint (local_stack.services.endpoint) puts it behind the IAM gate and before moto:
 a request signed for `rds-data` to one of the service's operations (POST /Execute,
 /BatchExecute, /BeginTransaction, /CommitTransaction, /RollbackTransaction) is answered
 here, over the local MySQL server; anything else goes on to moto, whose own rds-data only

@@ -15,7 +15,8 @@ from typing import Any
 from samtranslator.translator.transform import transform as sam_transform
 from samtranslator.yaml_helper import yaml_parse
 
-ROOT = Path(__file__).resolve().parents[2]
+from local_stack.paths import ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 LOCAL_CODE_BUCKET = "local-code"  # placeholder: the local stack never uploads code
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from local_stack.assembly.stack import LocalStack
 from local_stack.runtime import FunctionPool
 
-ENTRY = Path(__file__).with_name("snapstart_entry") / "local_snapstart.py"
+ENTRY = Path(__file__).parents[1] / "runtime" / "snapstart_entry" / "local_snapstart.py"
 ENTRY_HANDLER = "local_snapstart.handler"
 
 
