@@ -4,10 +4,10 @@ Two entry points in one function, because the audit table is this service's alon
 SQS batches from the audit queue (partial batch responses; idempotent on eventId by a
 conditional write), and GET /{backend}/customers/{id}/events through API Gateway.
 
-The API's resolver is built on the first API Gateway event, not at import: the event
-handler, the error handlers and their imports are about a third of this function's
-modules, and an execution environment that only consumes SQS batches (most of them)
-never needs them.
+The API's resolver is built on the first API Gateway event, not at import: Powertools'
+event handler, the error handlers and what they import (about 60 modules, 5% of this
+function's import cost) are never needed by an execution environment that only consumes
+SQS batches, as most of them do.
 """
 
 import logging
