@@ -3,11 +3,16 @@
 Two entry points in one function, because the audit table is this service's alone:
 SQS batches from the audit queue (partial batch responses; idempotent on eventId by a
 conditional write), and GET /{backend}/customers/{id}/events through API Gateway.
+
+The API's resolver is built on the first API Gateway event, not at import: Powertools'
+event handler, the error handlers and what they import (about 60 modules, 5% of this
+function's import cost) are never needed by an execution environment that only consumes
+SQS batches, as most of them do.
 """
 
 import logging
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,9 +30,10 @@ from customer_platform import aws
 from customer_platform.event_sources import Source, accepts
 from customer_platform.events.audit import AuditTrail
 from customer_platform.events.models import CustomerEvent
-from customer_platform.events.routes import audit_router
-from customer_platform.http import JsonApiResolver, install_error_handlers
 from customer_platform.settings import EnvSettings
+
+if TYPE_CHECKING:
+    from customer_platform.http import JsonApiResolver
 
 
 class Settings(EnvSettings):
@@ -40,8 +46,6 @@ tracer = Tracer()
 metrics = Metrics()
 # A failed record is logged (a WARNING with its exception), not only reported back.
 processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger(logger.name))
-app = JsonApiResolver(enable_validation=True)
-install_error_handlers(app, logger)
 
 
 @cache
@@ -49,7 +53,16 @@ def trail() -> AuditTrail:
     return AuditTrail(aws.dynamodb(), settings.audit_table)
 
 
-app.include_router(audit_router(trail))
+@cache
+def api() -> "JsonApiResolver":
+    """The resolver of GET /{backend}/customers/{id}/events, built on first use."""
+    from customer_platform.events.routes import audit_router  # noqa: PLC0415
+    from customer_platform.http import JsonApiResolver, install_error_handlers  # noqa: PLC0415
+
+    resolver = JsonApiResolver(enable_validation=True)
+    install_error_handlers(resolver, logger)
+    resolver.include_router(audit_router(trail))
+    return resolver
 
 
 def record_event(record: SQSRecord) -> None:
@@ -77,4 +90,4 @@ def lambda_handler(
         return process_partial_response(
             event=event, record_handler=record_event, processor=processor, context=context
         )
-    return app.resolve(event, context)
+    return api().resolve(event, context)

@@ -67,3 +67,36 @@ def test_email_json_schema_is_pydantic_email_str_schema():
     pydantic_own = TypeAdapter(Annotated[EmailStr, AfterValidator(str.lower)]).json_schema()
     assert json.dumps(ours, sort_keys=True) == json.dumps(pydantic_own, sort_keys=True)
     assert ours == {"format": "email", "type": "string"}
+
+
+def test_audit_function_builds_its_api_only_for_an_api_event():
+    """An SQS batch, the audit function's usual cold start, imports no event handler.
+
+    Mutation: building the resolver at import again (`app = api()` at module level in
+    functions/customer_audit/app.py) makes `before` True and this test fail."""
+    code = (
+        "import sys\n"
+        "import app\n"
+        "before = 'aws_lambda_powertools.event_handler' in sys.modules\n"
+        "routes = [r.method + ' ' + r.rule.pattern for r in app.api()._dynamic_routes]\n"
+        "print(json.dumps([before, 'aws_lambda_powertools.event_handler' in sys.modules,"
+        " routes, app.api() is app.api()]))\n"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "import json\n" + code],
+        cwd=LAYER.parents[1] / "functions" / "customer_audit",
+        env={
+            "PYTHONPATH": f"{LAYER.parents[1] / 'functions' / 'customer_audit'}:{LAYER}",
+            "AUDIT_TABLE_NAME": "audit",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_SERVICE_NAME": "customer-platform",
+            "POWERTOOLS_METRICS_NAMESPACE": "CustomerPlatform",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after, routes, cached = json.loads(result.stdout.splitlines()[-1])
+    assert (before, after, cached) == (False, True, True)
+    assert len(routes) == 1
+    assert routes[0].startswith("GET ^/(?P<backend>")
