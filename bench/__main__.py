@@ -57,7 +57,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dynamodb-requests", type=int, default=80, help="timed calls per DynamoDB series (moto)"
     )
-    parser.add_argument("--backends", default="rds,dynamodb", help="for the warm phase")
+    parser.add_argument(
+        "--backends", default="rds,dynamodb,aurora,django", help="for the warm phase"
+    )
     parser.add_argument("--rtt", default="0,0.5", help="round-trip times (ms) for warm, ingest")
     parser.add_argument("--sqs-messages", type=int, default=500)
     parser.add_argument("--partner-batches", type=int, default=4, help="of 10 x 250-row messages")
@@ -70,6 +72,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run of the machinery: few calls, not figures"
     )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="every phase with the fewest calls that still make each figure (what `make test` "
+        "runs to keep the harness working): figures not to be read",
+    )
     args = parser.parse_args(argv)
     args.phases = [phase for phase in args.only.split(",") if phase]
     unknown = sorted(set(args.phases) - set(PHASES))
@@ -79,6 +87,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         args.requests, args.naive_requests, args.dynamodb_requests = 40, 4, 20
         args.sqs_messages, args.partner_batches, args.rps_seconds = 30, 1, 1.0
         args.ingest_rows, args.ingest_repetitions, args.cold_runs = 1000, 1, 1
+    if args.tiny:
+        args.requests, args.naive_requests, args.dynamodb_requests = 2, 1, 2
+        args.sqs_messages, args.partner_batches, args.rps_seconds = 10, 1, 0.3
+        args.ingest_rows, args.ingest_repetitions, args.cold_runs = 250, 1, 1
     args.rtts = tuple(float(value) for value in args.rtt.split(",") if value)
     return args
 
@@ -174,6 +186,9 @@ def _run_phases(
                 requests = {
                     "rds": {"ours": args.requests, "naive": args.naive_requests},
                     "dynamodb": {"ours": args.dynamodb_requests, "naive": args.dynamodb_requests},
+                    # each statement an HTTPS call to the local Data API: as dear as moto
+                    "aurora": {"ours": args.dynamodb_requests, "naive": 0},
+                    "django": {"ours": args.requests, "naive": 0},
                 }
                 collected.warm = warm.run(
                     stack,
@@ -182,6 +197,7 @@ def _run_phases(
                     requests,
                     rtts=args.rtts,
                     backends=tuple(args.backends.split(",")),
+                    warmup=1 if args.tiny else warm.WARMUP,
                 )
         if "ingest" in args.phases:
             with collected.phase("ingest"):
