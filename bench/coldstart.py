@@ -440,7 +440,7 @@ def import_profile(stderr: str, top: int = TOP_IMPORTS) -> list[dict[str, Any]]:
     ]
 
 
-def run(stack: LocalStack, counters: Counters, runs: int) -> ColdResults:
+def run(stack: LocalStack, counters: Counters, runs: int, *, profile: bool = True) -> ColdResults:
     del counters  # the probes are checked by their responses
     interpreter = stack.function("CustomersRdsFunction").pool.spec.interpreter
     version = subprocess.run(  # noqa: S603
@@ -477,9 +477,12 @@ def run(stack: LocalStack, counters: Counters, runs: int) -> ColdResults:
                 ]
                 cold.statements = len(discovery["statements"])
                 runner.make_baseline(function, discovery)
-                profiled, stderr = runner.child(function, event(), flags=("-B", "-X", "importtime"))
-                cold.import_profile = import_profile(stderr)
-                cold.modules = int(profiled["modules"])
+                if profile:
+                    profiled, stderr = runner.child(
+                        function, event(), flags=("-B", "-X", "importtime")
+                    )
+                    cold.import_profile = import_profile(stderr)
+                    cold.modules = int(profiled["modules"])
             except (RuntimeError, subprocess.SubprocessError, ValueError, OSError) as error:
                 cold.errors.append(f"discovery: {error}")
             cold.series = {

@@ -385,6 +385,7 @@ def _sizes(c: Collected, results: dict[str, Any]) -> None:
         sizes: dict[str, Any] = {"zipped": package.zipped, "unzipped": package.unzipped}
         if package.kind == "function":
             sizes["unzipped_with_layers"] = package.unzipped_with_layers
+            sizes["layers"] = package.layers
         results["sizes_bytes"][package.name] = sizes
     largest = max(
         (p for p in c.sizes.packages if p.kind == "function"),
@@ -780,7 +781,7 @@ def _sizes_table(results: dict[str, Any]) -> list[Table]:
         return []
     rows = [
         [
-            name,
+            name + (f" (+ {', '.join(v['layers'])})" if v.get("layers") else ""),
             _size(v["zipped"]),
             _size(v["unzipped"]),
             _size(v["unzipped_with_layers"]) if "unzipped_with_layers" in v else "-",
