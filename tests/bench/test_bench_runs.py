@@ -129,13 +129,17 @@ def test_each_variant_ran_under_a_role_that_fits_it(results: dict[str, Any]):
 
 
 def test_the_other_phases_made_their_figures(results: dict[str, Any]):
-    """Catches: sizes without the Django layer or a function; an empty ingest, SQS or
-    local_api section; a SnapStart check that no longer holds."""
+    """Catches: sizes without the Django layer or a function (or the Django function
+    counted without the shared layer); ingest missing an RTT; an empty SQS or local_api
+    section; a SnapStart check that no longer holds (it watched the master user's sessions
+    instead of the function's)."""
     functions = set(load_template(parameters=LOCAL_PARAMETERS).functions)
     assert set(results["sizes_bytes"]) >= functions | {"SharedLayer", "DjangoLayer"}
     django = results["sizes_bytes"]["CustomersDjangoFunction"]
     assert django["layers"] == ["SharedLayer", "DjangoLayer"]
-    assert results["ingest_rows_per_s"]
+    rtts = {f"{float(rtt):g}" for rtt in results["settings"]["rtt"].split(",")}
+    assert set(results["ingest_by_rtt"]) == rtts
+    assert all(entry["ours"] and entry["row_by_row"] for entry in results["ingest_by_rtt"].values())
     assert results["sqs_messages_per_s"]
     assert results["local_api"]
     checks = results["snapstart"]["checks"]
