@@ -1,10 +1,10 @@
 """`make bench`: every figure in one run on this machine, printed and written to results.json.
 
-    .venv/bin/python -m bench [--quick] [--only warm,ingest,...] [--rtt 0,0.5]
+    .venv/bin/python -m bench [--quick | --tiny] [--only warm,ingest,...] [--rtt 0,0.5]
 
 Phases (bench/README.md says what each measures and why that way):
 
-warm       latency p50/p99 of the customers APIs on both backends, beside same-work floors
+warm       latency p50/p99 of the customers APIs on the four backends, beside same-work floors
            and the notes' handlers, on loopback and at a network round-trip time; secret
            fetches and connections per 1,000 invocations
 sqs        consumer messages per second on batches of 10
@@ -43,6 +43,7 @@ PHASES = ("warm", "sqs", "ingest", "cold", "local_api", "snapstart", "sizes")
 STACK_PHASES = {"warm", "sqs", "ingest", "cold", "local_api", "snapstart"}
 RESULTS = REPO / "bench" / "results.json"
 SUITE = WORK_DIR / "results.pyperf.json"
+RTT_DEFAULT = "0,0.5"
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,8 +58,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dynamodb-requests", type=int, default=80, help="timed calls per DynamoDB series (moto)"
     )
-    parser.add_argument("--backends", default="rds,dynamodb", help="for the warm phase")
-    parser.add_argument("--rtt", default="0,0.5", help="round-trip times (ms) for warm, ingest")
+    parser.add_argument(
+        "--backends", default="rds,dynamodb,aurora,django", help="for the warm phase"
+    )
+    parser.add_argument("--rtt", default=RTT_DEFAULT, help="round-trip times (ms) for warm, ingest")
     parser.add_argument("--sqs-messages", type=int, default=500)
     parser.add_argument("--partner-batches", type=int, default=4, help="of 10 x 250-row messages")
     parser.add_argument("--ingest-rows", type=int, default=5_000)
@@ -70,6 +73,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run of the machinery: few calls, not figures"
     )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="every phase with the fewest calls that still make each figure (what `make test` "
+        "runs to keep the harness working): figures not to be read",
+    )
     args = parser.parse_args(argv)
     args.phases = [phase for phase in args.only.split(",") if phase]
     unknown = sorted(set(args.phases) - set(PHASES))
@@ -79,6 +88,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         args.requests, args.naive_requests, args.dynamodb_requests = 40, 4, 20
         args.sqs_messages, args.partner_batches, args.rps_seconds = 30, 1, 1.0
         args.ingest_rows, args.ingest_repetitions, args.cold_runs = 1000, 1, 1
+    if args.tiny:
+        args.requests, args.naive_requests, args.dynamodb_requests = 2, 1, 2
+        args.sqs_messages, args.partner_batches, args.rps_seconds = 10, 1, 0.3
+        args.ingest_rows, args.ingest_repetitions, args.cold_runs = 250, 1, 1
+    if args.tiny:  # one RTT: the proxied path (the loopback one is the same code, shorter)
+        args.rtt = "0.5" if args.rtt == RTT_DEFAULT else args.rtt
     args.rtts = tuple(float(value) for value in args.rtt.split(",") if value)
     return args
 
@@ -168,12 +183,17 @@ def _run_phases(
     from bench import consumers, ingest, warm  # noqa: PLC0415
 
     network = warm.Network(stack, aws_proxy, endpoint_url)
+    if args.tiny:
+        network.samples = 20
     try:
         if "warm" in args.phases:
             with collected.phase("warm"):
                 requests = {
                     "rds": {"ours": args.requests, "naive": args.naive_requests},
                     "dynamodb": {"ours": args.dynamodb_requests, "naive": args.dynamodb_requests},
+                    # each statement an HTTPS call to the local Data API: as dear as moto
+                    "aurora": {"ours": args.dynamodb_requests, "naive": 0},
+                    "django": {"ours": args.requests, "naive": 0},
                 }
                 collected.warm = warm.run(
                     stack,
@@ -182,6 +202,7 @@ def _run_phases(
                     requests,
                     rtts=args.rtts,
                     backends=tuple(args.backends.split(",")),
+                    warmup=1 if args.tiny else warm.WARMUP,
                 )
         if "ingest" in args.phases:
             with collected.phase("ingest"):
@@ -196,7 +217,9 @@ def _run_phases(
             from bench import coldstart  # noqa: PLC0415
 
             with collected.phase("cold"):
-                collected.cold = coldstart.run(stack, counters, args.cold_runs)
+                collected.cold = coldstart.run(
+                    stack, counters, args.cold_runs, profile=not args.tiny
+                )
         if "snapstart" in args.phases:
             from bench import snapstart  # noqa: PLC0415
 
@@ -206,7 +229,13 @@ def _run_phases(
             from bench import local_api  # noqa: PLC0415
 
             with collected.phase("local_api"):
-                collected.local_api = local_api.run(stack, args.rps_seconds, quick=args.quick)
+                collected.local_api = local_api.run(
+                    stack,
+                    args.rps_seconds,
+                    quick=args.quick or args.tiny,
+                    calls=10 if args.tiny else None,
+                    cold_build=not args.tiny,
+                )
     finally:
         network.close()
 

@@ -40,15 +40,20 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.consumers import customer_created
 from bench.harness import REPO, WORK_DIR, Counters, Rounds, Series, progress
 from local_stack.assembly.stack import LocalStack
 from local_stack.runtime import FunctionPool
 from local_stack.runtime.functions import LocalFunction
+from local_stack.services import data_api, mysql
 from local_stack.services.partner_feed import PartnerFeed, sample_rows
+
+if TYPE_CHECKING:
+    from customer_platform.events.models import Backend
 
 CHILD = Path(__file__).with_name("cold_child.py")
 BASELINE = Path(__file__).with_name("cold_baseline.py")
@@ -123,6 +128,14 @@ class Probes:
         self.rds_id = api.request(
             "POST", "/rds/customers", body=json.dumps({"name": "Cold", "email": _email()})
         ).json()["id"]
+        self.ids = {"rds": self.rds_id}
+        for backend in ("aurora", "django"):
+            if f"Customers{backend.title()}Function" in stack.functions:
+                self.ids[backend] = api.request(
+                    "POST",
+                    f"/{backend}/customers",
+                    body=json.dumps({"name": "Cold", "email": _email()}),
+                ).json()["id"]
         for _ in range(2):  # a next page: list signs a token with the secret key
             api.request(
                 "POST", "/dynamodb/customers", body=json.dumps({"name": "Cold", "email": _email()})
@@ -142,6 +155,49 @@ class Probes:
 
     def close(self) -> None:
         self.feed.stop()
+
+    def _outbox_database(self, relay: str) -> str:
+        """The physical database whose outbox the relay function drains."""
+        if relay == "AuroraOutboxRelayFunction":
+            environment = self.stack.function(relay).environment
+            cluster = data_api.cluster(environment["AURORA_CLUSTER_ARN"])
+            return str(cluster.physical(environment["AURORA_DATABASE_NAME"]))
+        if self.stack.database is None:
+            raise RuntimeError("the stack has no local database")
+        return self.stack.database.name
+
+    def relay_run(self, relay: str, backend: "Backend") -> dict[str, Any]:
+        """A scheduled run of an outbox relay on an outbox of its own: emptied of whatever
+        earlier phases left (a backlog would make the probe drain it, a different first
+        request every run), then holding one unpublished event, so every run, discovery
+        and baseline included, publishes exactly one."""
+        from customer_platform.customers.models import Customer  # noqa: PLC0415
+        from customer_platform.events.outbox import new_event  # noqa: PLC0415
+
+        moment = datetime.now(UTC).replace(microsecond=0)
+        customer = Customer(
+            id=str(uuid.uuid4()), name="Cold", email=_email(), created_at=moment, updated_at=moment
+        )
+        event = new_event("CustomerCreated", customer, backend)
+        connection = mysql.server().connect(database=self._outbox_database(relay))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM customer_events_outbox")
+                cursor.execute(
+                    "INSERT INTO customer_events_outbox "
+                    "(event_id, event_type, customer_id, payload, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        event.event_id,
+                        event.event_type,
+                        event.customer_id,
+                        event.to_json(),
+                        event.occurred_at.replace(tzinfo=None),
+                    ),
+                )
+        finally:
+            connection.close()
+        return {}
 
     def factories(self) -> dict[str, tuple[str, EventFactory]]:
         bucket = self.bucket
@@ -227,12 +283,36 @@ class Probes:
                 lambda: _event_file("partner_fetcher/scheduled.json"),
             ),
             "OutboxRelayFunction": (
-                "a scheduled run: secret, connect, drain the outbox",
-                lambda: {},
+                "a scheduled run: secret, connect, publish the one event of a clean outbox",
+                lambda: self.relay_run("OutboxRelayFunction", "rds"),
             ),
             "DatabaseMigrationsFunction": (
                 "a migration run: secret, connect, nothing to apply",
                 lambda: {},
+            ),
+            "CustomersAuroraFunction": (
+                "GET /aurora/customers/{id}: one ExecuteStatement through the Data API",
+                lambda: _api_event(
+                    "customers_aurora/get.json",
+                    f"/aurora/customers/{self.ids.get('aurora', '')}",
+                    pathParameters={"id": self.ids.get("aurora", "")},
+                ),
+            ),
+            "CustomersDjangoFunction": (
+                "GET /django/customers/{id}: secret, connect, SELECT through Django's ORM",
+                lambda: _api_event(
+                    "customers_django/get.json",
+                    f"/django/customers/{self.ids.get('django', '')}",
+                    pathParameters={"id": self.ids.get("django", "")},
+                ),
+            ),
+            "AuroraMigrationsFunction": (
+                "a migration run through the Data API: nothing to apply",
+                lambda: {},
+            ),
+            "AuroraOutboxRelayFunction": (
+                "a scheduled sweep through the Data API: publish the one event of a clean outbox",
+                lambda: self.relay_run("AuroraOutboxRelayFunction", "aurora"),
             ),
         }
 
@@ -360,7 +440,7 @@ def import_profile(stderr: str, top: int = TOP_IMPORTS) -> list[dict[str, Any]]:
     ]
 
 
-def run(stack: LocalStack, counters: Counters, runs: int) -> ColdResults:
+def run(stack: LocalStack, counters: Counters, runs: int, *, profile: bool = True) -> ColdResults:
     del counters  # the probes are checked by their responses
     interpreter = stack.function("CustomersRdsFunction").pool.spec.interpreter
     version = subprocess.run(  # noqa: S603
@@ -371,6 +451,9 @@ def run(stack: LocalStack, counters: Counters, runs: int) -> ColdResults:
     ).stdout.strip()
     probes = Probes(stack)
     factories = probes.factories()
+    unprobed = sorted(set(stack.functions) - set(factories))
+    if unprobed:  # every function the stack runs has its first request here
+        raise RuntimeError(f"no cold-start probe for {', '.join(unprobed)} (bench/coldstart.py)")
     functions = [
         ColdFunction(logical_id, factories[logical_id][0]) for logical_id in sorted(stack.functions)
     ]
@@ -394,9 +477,12 @@ def run(stack: LocalStack, counters: Counters, runs: int) -> ColdResults:
                 ]
                 cold.statements = len(discovery["statements"])
                 runner.make_baseline(function, discovery)
-                profiled, stderr = runner.child(function, event(), flags=("-B", "-X", "importtime"))
-                cold.import_profile = import_profile(stderr)
-                cold.modules = int(profiled["modules"])
+                if profile:
+                    profiled, stderr = runner.child(
+                        function, event(), flags=("-B", "-X", "importtime")
+                    )
+                    cold.import_profile = import_profile(stderr)
+                    cold.modules = int(profiled["modules"])
             except (RuntimeError, subprocess.SubprocessError, ValueError, OSError) as error:
                 cold.errors.append(f"discovery: {error}")
             cold.series = {

@@ -36,7 +36,8 @@ from urllib.parse import parse_qs
 import pyperf
 
 REPO = Path(__file__).resolve().parents[1]
-WORK_DIR = REPO / ".local" / "bench"  # scratch space (ignored by git)
+# scratch space (ignored by git); BENCH_WORK_DIR gives a run its own (the test's tiny run)
+WORK_DIR = Path(os.environ.get("BENCH_WORK_DIR") or REPO / ".local" / "bench")
 T = TypeVar("T")
 
 

@@ -143,12 +143,12 @@ class Environment:
 
             handler = naive_dynamodb.HANDLERS[op]
             return lambda event: handler(event, None)
-        if family in ("floor_rds", "floor_one_rds"):
-            floor = self._floor("rds", RdsFloor)
-            return getattr(floor, op if family == "floor_rds" else f"one_{op}")  # type: ignore[no-any-return]
-        if family in ("floor_dynamodb", "floor_one_dynamodb"):
-            floor = self._floor("dynamodb", DynamoDBFloor)
-            return getattr(floor, op if family == "floor_dynamodb" else f"one_{op}")  # type: ignore[no-any-return]
+        if family.startswith("floor_"):
+            one = family.startswith("floor_one_")
+            backend = family.removeprefix("floor_one_" if one else "floor_")
+            kinds = {"rds": RdsFloor, "dynamodb": DynamoDBFloor, "aurora": AuroraFloor}
+            floor = self._floor(backend, kinds[backend])
+            return getattr(floor, f"one_{op}" if one else op)  # type: ignore[no-any-return]
         if family == "ingest":
             ingest = self._floor("ingest", Ingest)
             return getattr(ingest, op)  # type: ignore[no-any-return]
@@ -429,6 +429,184 @@ class DynamoDBFloor:
 
     def one_delete(self, p: dict[str, Any]) -> None:
         self.client.delete_item(TableName=self.table, Key={"pk": {"S": "CUSTOMER#" + p["id"]}})
+
+    def one_list(self, p: dict[str, Any]) -> None:
+        self.list(p)
+
+
+# -- Aurora through the RDS Data API ---------------------------------------------------------
+
+AURORA_SELECT_ONE = f"SELECT {COLUMNS} FROM customers WHERE id = :id"  # noqa: S608 - constant
+AURORA_LOCK = "SELECT updated_at FROM customers WHERE id = :id FOR UPDATE"
+AURORA_INSERT = (
+    f"INSERT INTO customers ({COLUMNS}) "  # noqa: S608 - constant
+    "VALUES (:id, :name, :email, :created_at, :updated_at)"
+)
+AURORA_UPDATE = (
+    "UPDATE customers SET name = :name, email = :email, updated_at = :updated_at WHERE id = :id"
+)
+AURORA_DELETE = "DELETE FROM customers WHERE id = :id"
+AURORA_LIST = f"SELECT {COLUMNS} FROM customers ORDER BY id LIMIT :limit"  # noqa: S608
+AURORA_OUTBOX = (
+    "INSERT INTO customer_events_outbox (event_id, event_type, customer_id, payload, created_at)"
+    " VALUES (:event_id, :event_type, :customer_id, :payload, :created_at)"
+)
+AURORA_STAMP = (
+    "UPDATE customer_events_outbox SET published_at = UTC_TIMESTAMP(3)"
+    " WHERE event_id = :event_id AND published_at IS NULL"
+)
+
+
+def _s(name: str, value: str, hint: str | None = None) -> dict[str, Any]:
+    parameter: dict[str, Any] = {"name": name, "value": {"stringValue": value}}
+    if hint is not None:
+        parameter["typeHint"] = hint
+    return parameter
+
+
+def _stamp(text: str) -> str:
+    """An ISO time as the Data API's TIMESTAMP type hint takes it (milliseconds)."""
+    return str(_time(text).strftime("%Y-%m-%d %H:%M:%S.%f"))[:-3]
+
+
+class AuroraFloor:
+    """The Data API calls our Aurora repository makes for each operation, made raw with
+    boto3's rds-data client (customer_platform.customers.data_api, events.data_api_outbox):
+    get and list are one ExecuteStatement; create is BeginTransaction, the INSERT and the
+    outbox INSERT, CommitTransaction, then the event's PublishBatch and its stamp (one more
+    ExecuteStatement); update and delete read first (ExecuteStatement), then in a
+    transaction lock the row (SELECT ... FOR UPDATE), change it, write the outbox row,
+    commit, publish and stamp. The benchmark checks the calls match by counting them at the
+    AWS endpoint. One-call floors are the single autocommit statement."""
+
+    def __init__(self) -> None:
+        import boto3  # noqa: PLC0415
+
+        from customer_platform.aws import CLIENT_CONFIG  # noqa: PLC0415
+
+        self.client: Any = boto3.client("rds-data", config=CLIENT_CONFIG)
+        self.sns = boto3.client("sns", config=CLIENT_CONFIG)
+        self.cluster = os.environ["AURORA_CLUSTER_ARN"]
+        self.secret = os.environ["AURORA_SECRET_ARN"]
+        self.database = os.environ["AURORA_DATABASE_NAME"]
+        self.topic = os.environ["CUSTOMER_EVENTS_TOPIC_ARN"]
+
+    def _execute(self, sql: str, parameters: list[dict[str, Any]], **extra: Any) -> Any:
+        return self.client.execute_statement(
+            resourceArn=self.cluster,
+            secretArn=self.secret,
+            database=self.database,
+            sql=sql,
+            parameters=parameters,
+            **extra,
+        )
+
+    def _query(self, sql: str, parameters: list[dict[str, Any]], **extra: Any) -> list[Any]:
+        response = self._execute(sql, parameters, formatRecordsAs="JSON", **extra)
+        rows: list[Any] = json.loads(response.get("formattedRecords") or "[]")
+        return rows
+
+    def _read(self, customer_id: str) -> dict[str, Any]:
+        rows = self._query(AURORA_SELECT_ONE, [_s("id", customer_id)])
+        if not rows:
+            raise RuntimeError(f"floor: no customer {customer_id}")
+        row: dict[str, Any] = rows[0]
+        return row
+
+    def _values(self, p: dict[str, Any], email: str | None = None) -> list[dict[str, Any]]:
+        at = _stamp(p["at"])
+        return [
+            _s("id", p["id"]),
+            _s("name", p["name"]),
+            _s("email", email or p["email"]),
+            _s("created_at", at, "TIMESTAMP"),
+            _s("updated_at", at, "TIMESTAMP"),
+        ]
+
+    def _change(
+        self, p: dict[str, Any], event_type: str, statements: Callable[[str], None]
+    ) -> None:
+        """One Data API transaction with the outbox row, then publish and stamp."""
+        transaction = self.client.begin_transaction(
+            resourceArn=self.cluster, secretArn=self.secret, database=self.database
+        )["transactionId"]
+        statements(transaction)
+        outbox = [
+            _s("event_id", p["event_id"]),
+            _s("event_type", event_type),
+            _s("customer_id", p["id"]),
+            _s("payload", p["payload"]),
+            _s("created_at", _stamp(p["at"]), "TIMESTAMP"),
+        ]
+        self._execute(AURORA_OUTBOX, outbox, transactionId=transaction)
+        self.client.commit_transaction(
+            resourceArn=self.cluster, secretArn=self.secret, transactionId=transaction
+        )
+        self.sns.publish_batch(
+            TopicArn=self.topic,
+            PublishBatchRequestEntries=[
+                {
+                    "Id": "0",
+                    "Message": p["payload"],
+                    "MessageAttributes": {
+                        "eventType": {"DataType": "String", "StringValue": event_type},
+                        "backend": {"DataType": "String", "StringValue": "aurora"},
+                    },
+                }
+            ],
+        )
+        self._execute(AURORA_STAMP, [_s("event_id", p["event_id"])])
+
+    def get(self, p: dict[str, Any]) -> None:
+        self._read(p["id"])
+
+    def create(self, p: dict[str, Any]) -> None:
+        self._change(
+            p,
+            "CustomerCreated",
+            lambda t: self._execute(AURORA_INSERT, self._values(p), transactionId=t),
+        )
+
+    def _locked(self, customer_id: str, transaction: str) -> None:
+        if not self._query(AURORA_LOCK, [_s("id", customer_id)], transactionId=transaction):
+            raise RuntimeError(f"floor: no customer {customer_id}")
+
+    def update(self, p: dict[str, Any]) -> None:
+        email = self._read(p["id"])["email"]
+
+        def statements(transaction: str) -> None:
+            self._locked(p["id"], transaction)
+            values = [v for v in self._values(p, email) if v["name"] != "created_at"]
+            self._execute(AURORA_UPDATE, values, transactionId=transaction)
+
+        self._change(p, "CustomerUpdated", statements)
+
+    def delete(self, p: dict[str, Any]) -> None:
+        self._read(p["id"])
+
+        def statements(transaction: str) -> None:
+            self._locked(p["id"], transaction)
+            self._execute(AURORA_DELETE, [_s("id", p["id"])], transactionId=transaction)
+
+        self._change(p, "CustomerDeleted", statements)
+
+    def list(self, p: dict[str, Any]) -> None:
+        limit = {"name": "limit", "value": {"longValue": p["limit"] + 1}}
+        self._query(AURORA_LIST, [limit])
+
+    # one statement, autocommit
+    def one_get(self, p: dict[str, Any]) -> None:
+        self.get(p)
+
+    def one_create(self, p: dict[str, Any]) -> None:
+        self._execute(AURORA_INSERT, self._values(p))
+
+    def one_update(self, p: dict[str, Any]) -> None:
+        values = [v for v in self._values(p) if v["name"] != "created_at"]
+        self._execute(AURORA_UPDATE, values)
+
+    def one_delete(self, p: dict[str, Any]) -> None:
+        self._execute(AURORA_DELETE, [_s("id", p["id"])])
 
     def one_list(self, p: dict[str, Any]) -> None:
         self.list(p)

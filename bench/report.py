@@ -178,6 +178,8 @@ def _warm(c: Collected, results: dict[str, Any]) -> None:
         return
     ratios, targets = results["ratios"], results["targets"]
     results["networks"] = c.warm.networks
+    results["roles"] = c.warm.roles
+    results["warm_notes"] = c.warm.notes
     for comparison in c.warm.comparisons:
         entry: dict[str, Any] = {
             "backend": comparison.backend,
@@ -191,9 +193,11 @@ def _warm(c: Collected, results: dict[str, Any]) -> None:
         entry["n"] = {variant: len(series) for variant, series in comparison.series.items()}
         entry["work_per_call"] = comparison.work
         entry["sql_per_call"] = comparison.sql
-        entry["same_work"] = comparison.work.get("ours") == comparison.work.get(
-            "floor"
-        ) and comparison.sql.get("ours") == comparison.sql.get("floor")
+        same = comparison.work.get("ours") == comparison.work.get("floor") and comparison.sql.get(
+            "ours"
+        ) == comparison.sql.get("floor")
+        # None: the floor is other work by design (Django's is the MySQL floor's raw SQL)
+        entry["same_work"] = same if comparison.same_work_checked else None
         entry["order"] = comparison.rounds.record()
         results["warm_ms"][comparison.key] = entry
     per_1000 = {name: tally.per_1000() for name, tally in c.warm.tallies.items()}
@@ -261,7 +265,7 @@ def _warm(c: Collected, results: dict[str, Any]) -> None:
             limit=TARGET_PER_1000,
         )
     )
-    mismatched = [key for key, entry in results["warm_ms"].items() if not entry["same_work"]]
+    mismatched = [key for key, entry in results["warm_ms"].items() if entry["same_work"] is False]
     targets.append(
         _target(
             "every same-work floor makes the statements or calls ours makes (counted)",
@@ -381,6 +385,7 @@ def _sizes(c: Collected, results: dict[str, Any]) -> None:
         sizes: dict[str, Any] = {"zipped": package.zipped, "unzipped": package.unzipped}
         if package.kind == "function":
             sizes["unzipped_with_layers"] = package.unzipped_with_layers
+            sizes["layers"] = package.layers
         results["sizes_bytes"][package.name] = sizes
     largest = max(
         (p for p in c.sizes.packages if p.kind == "function"),
@@ -452,6 +457,7 @@ def tables(results: dict[str, Any]) -> list[Table]:
     sections: list[Table] = []
     sections += _targets_table(results)
     sections += _warm_tables(results)
+    sections += _roles_table(results)
     sections += _ingest_table(results)
     sections += _sqs_table(results)
     sections += _cold_table(results)
@@ -472,6 +478,35 @@ def _targets_table(results: dict[str, Any]) -> list[Table]:
             verdict = "MISSED" + (f" by {t['missed_by']:.0%}" if "missed_by" in t else "")
         rows.append([verdict, t["target"], f"{_fmt(t['value'])}{t['unit']}"])
     return [("Targets", ["", "target", "measured"], rows, "")]
+
+
+def _floor_mark(same_work: bool | None) -> str:
+    if same_work is None:
+        return " (floor: the MySQL floor's raw SQL)"
+    return "" if same_work else " (floor differs)"
+
+
+def _roles_table(results: dict[str, Any]) -> list[Table]:
+    roles = results.get("roles") or {}
+    rows = []
+    for backend, variants in roles.items():
+        by_role: dict[str, list[str]] = {}
+        for variant, role in variants.items():
+            by_role.setdefault(role["role"], []).append(variant)
+        for role, names in by_role.items():
+            rows.append([backend, ", ".join(names), role])
+    if not rows:
+        return []
+    return [
+        (
+            "Roles the warm variants ran under (the local IAM check enforced them)",
+            ["backend", "variants", "role"],
+            rows,
+            "The function's own role from template.yaml for ours and the floors; for the "
+            "notes' handlers a least-privilege role for exactly what they call (bench/roles.py; "
+            "its policy is in results.json).",
+        )
+    ]
 
 
 def _warm_tables(results: dict[str, Any]) -> list[Table]:
@@ -495,8 +530,7 @@ def _warm_tables(results: dict[str, Any]) -> list[Table]:
                     _fmt(w.get("naive_p50"), 2),
                     _ratio(w.get("naive_p50"), w.get("ours_p50")),
                     _fmt(w.get("naive_reuse_p50"), 2),
-                    _work(w["work_per_call"].get("ours", {}))
-                    + ("" if w["same_work"] else " (floor differs)"),
+                    _work(w["work_per_call"].get("ours", {})) + _floor_mark(w.get("same_work")),
                 ]
             )
         network = networks.get(f"{rtt:g}", {})
@@ -533,7 +567,15 @@ def _warm_tables(results: dict[str, Any]) -> list[Table]:
                 "floor: the same statements or calls as ours, raw (checked by counting them at "
                 "the MySQL server and the AWS endpoint); one-statement: the single statement or "
                 "call; notes: the notes' handlers (bench/naive_*.py), as written and with their "
-                "Secrets Manager client reused." + measured,
+                "Secrets Manager client reused."
+                + (
+                    " django's floor is the MySQL floor's raw SQL (the same work without the "
+                    "ORM, not checked)."
+                    if any(w["backend"] == "django" for w in warm.values())
+                    else ""
+                )
+                + "".join(f" {note}." for note in results.get("warm_notes") or [])
+                + measured,
             )
         )
     per_1000 = (results.get("per_1000_warm_invocations") or {}).get("by_handler") or {}
@@ -739,7 +781,7 @@ def _sizes_table(results: dict[str, Any]) -> list[Table]:
         return []
     rows = [
         [
-            name,
+            name + (f" (+ {', '.join(v['layers'])})" if v.get("layers") else ""),
             _size(v["zipped"]),
             _size(v["unzipped"]),
             _size(v["unzipped_with_layers"]) if "unzipped_with_layers" in v else "-",

@@ -75,9 +75,11 @@ def run() -> SizesResult:
             continue
         props = resource["Properties"]
         zipped, unzipped = measure(BUILD_DIR / props["CodeUri"])
+        # SAM appends a function's own Layers to the Globals' (the Django function: the
+        # shared layer, then the Django layer), as Lambda then loads them
         uses = [
             layer["Ref"]
-            for layer in props.get("Layers", globals_.get("Layers", []))
+            for layer in [*globals_.get("Layers", []), *props.get("Layers", [])]
             if isinstance(layer, dict) and layer.get("Ref") in layers
         ]
         package = Package(logical_id, "function", zipped, unzipped, uses)

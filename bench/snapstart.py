@@ -48,9 +48,11 @@ def _settled(read: Any, condition: Any, within_s: float = 5.0) -> Any:
 def run(stack: LocalStack, counters: Counters) -> dict[str, Any]:
     progress("snapstart: the hooks in order, in the function's own process")
     secrets = stack.cloud.client("secretsmanager")
-    secret_arn = stack.cloud.physical_id("DatabaseSecret")
-    user = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])["username"]
     function = stack.function(FUNCTION)
+    # the user the function connects as: its own secret's (the application user), not the
+    # master's, whose sessions are the bench's own
+    secret_arn = function.environment["DATABASE_SECRET_ARN"]
+    user = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])["username"]
     key = function.credentials.access_key_id
     customer = stack.api.request(
         "POST",

@@ -47,18 +47,34 @@ import pymysql
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
+from bench import roles
 from bench.harness import REPO, Counters, Rounds, Series, ServerStatus, Tally, progress
 from bench.workers import Worker
 from local_stack.assembly.stack import LocalStack
 from local_stack.network.tcp_proxy import TcpProxy
+from local_stack.services import data_api, mysql
 
 OPS = ("get", "create", "update", "delete", "list")
 EXPECTED_STATUS = {"create": 201, "get": 200, "update": 200, "list": 200, "delete": 204}
-FUNCTIONS = {"rds": "CustomersRdsFunction", "dynamodb": "CustomersDynamoDBFunction"}
+FUNCTIONS = {
+    "rds": "CustomersRdsFunction",
+    "dynamodb": "CustomersDynamoDBFunction",
+    "aurora": "CustomersAuroraFunction",
+    "django": "CustomersDjangoFunction",
+}
+BACKENDS = tuple(FUNCTIONS)
 VARIANTS = {
     "rds": ("ours", "floor", "floor_one", "naive", "naive_reuse"),
     "dynamodb": ("ours", "floor", "floor_one", "naive"),
+    "aurora": ("ours", "floor", "floor_one"),
+    "django": ("ours", "floor", "floor_one"),
 }
+NAIVE = ("naive", "naive_reuse")  # the notes' handlers: under a role of their own (roles.py)
+# Backends whose floor is the same work as ours, checked (any difference is an error). The
+# Django floor is the MySQL floor's raw SQL (what the same work costs without an ORM): its
+# statements differ from Django's by design, and both are recorded.
+SAME_WORK_CHECKED = ("rds", "dynamodb", "aurora")
+TRACED = ("rds", "django")  # MySQL through pymysql in the worker: statements as sent
 PAGE_SIZE = 20  # the API's default page size
 LIST_FILL = 3 * PAGE_SIZE  # customers in the table besides the seed: list signs a token
 WARMUP = 10  # untimed calls per variant before each operation's rounds
@@ -76,6 +92,7 @@ class Comparison:
     rounds: Rounds
     work: dict[str, dict[str, int]] = field(default_factory=dict)  # per call, counted
     sql: dict[str, list[str]] = field(default_factory=dict)  # per call, as sent (MySQL)
+    same_work_checked: bool = True  # False: the floor is other work by design (Django's)
 
     @property
     def key(self) -> str:
@@ -89,6 +106,8 @@ class WarmResults:
     tallies: dict[str, Tally] = field(default_factory=dict)
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    roles: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # backend, variant
+    notes: list[str] = field(default_factory=list)
 
 
 class Events:
@@ -146,7 +165,17 @@ class Network:
         self.secret = json.loads(secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"])
         self.mysql_address = (str(self.secret["host"]), int(self.secret["port"]))
         self.mysql_proxy = TcpProxy(self.mysql_address)
+        # The secrets the functions connect with (the application user's, not the master's
+        # above): these are the ones whose host and port must point at the proxy.
+        self.function_secrets = sorted(
+            {
+                function.environment["DATABASE_SECRET_ARN"]
+                for function in stack.functions.values()
+                if function.environment.get("DATABASE_SECRET_ARN")
+            }
+        )
         self.measured: dict[float, dict[str, Any]] = {}
+        self.samples = 200  # SELECT 1 per path and calibration step (half as many AWS calls)
 
     def connect(self, address: tuple[str, int] | None = None, **options: Any) -> Any:
         host, port = address or self.mysql_address
@@ -162,10 +191,18 @@ class Network:
         )
 
     def _point_secret(self, address: tuple[str, int]) -> None:
-        document = self.secret | {"host": address[0], "port": address[1]}
-        self.stack.cloud.client("secretsmanager").put_secret_value(
-            SecretId=self.secret_arn, SecretString=json.dumps(document)
-        )
+        """Every database secret a function reads names `address` as its host and port."""
+        client = self.stack.cloud.client("secretsmanager")
+        for arn in self.function_secrets:
+            current = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+            document = current | {"host": address[0], "port": address[1]}
+            client.put_secret_value(SecretId=arn, SecretString=json.dumps(document))
+
+    def pointed_at(self, arn: str) -> tuple[str, int]:
+        """The host and port a function's database secret names now."""
+        client = self.stack.cloud.client("secretsmanager")
+        document = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+        return str(document["host"]), int(document["port"])
 
     def apply(self, rtt_ms: float) -> dict[str, str]:
         """Set the network for workers started from now on; the variables they need."""
@@ -179,6 +216,7 @@ class Network:
         self.measured[rtt_ms] = {
             "rtt_ms": rtt_ms,
             "path": "local_stack.network.tcp_proxy.TcpProxy on both paths",
+            "database_secrets_pointed_at_the_proxy": self.function_secrets,
             "mysql_added_rtt_measured_ms": round(mysql_ms, 3),
             "aws_added_rtt_measured_ms": round(aws_ms, 3),
             "proxy_settings_ms": {
@@ -205,7 +243,7 @@ class Network:
             try:
                 durations = []
                 with connection.cursor() as cursor:
-                    for _ in range(200):
+                    for _ in range(self.samples):
                         started = time.perf_counter()
                         cursor.execute("SELECT 1")
                         cursor.fetchall()
@@ -226,7 +264,7 @@ class Network:
             client = boto3.client("sts", endpoint_url=url)
             client.get_caller_identity()
             durations = []
-            for _ in range(100):
+            for _ in range(max(1, self.samples // 2)):
                 started = time.perf_counter()
                 client.get_caller_identity()
                 durations.append(time.perf_counter() - started)
@@ -247,6 +285,7 @@ class Workload:
     """A backend's table state, payloads for every variant, and the blocks that time them."""
 
     backend = ""
+    floor_backend = ""  # whose floor targets the floors run (default: this backend's)
 
     def __init__(self, stack: LocalStack, network: Network, counters: Counters) -> None:
         self.stack = stack
@@ -259,8 +298,21 @@ class Workload:
         self.serial = 0
         self.seed_id = ""
         self.seed_email = ""
-        self.worker: Worker | None = None
-        self.tallies = {variant: Tally() for variant in ("ours", "naive", "naive_reuse")}
+        self.warmup = WARMUP
+        # one worker per role: the function's (ours, the floors), the notes' (roles.py)
+        self.workers: dict[str, Worker] = {}
+        self.keys = {"function": self.key}
+        self.tallies = {variant: Tally() for variant in ("ours", *NAIVE)}
+
+    @staticmethod
+    def role_of(variant: str) -> str:
+        return "naive" if variant in NAIVE else "function"
+
+    def worker_for(self, variant: str) -> Worker:
+        worker = self.workers.get(self.role_of(variant))
+        if worker is None:
+            raise RuntimeError(f"no worker for {variant}")
+        return worker
 
     def email(self, who: str) -> str:
         self.serial += 1
@@ -283,6 +335,9 @@ class Workload:
     def between_blocks(self) -> None:
         """Empty what grows with every write and nobody reads during the benchmark."""
 
+    def close(self) -> None:
+        """Release what the workload holds."""
+
     def count_work(self, call: Callable[[], Any]) -> dict[str, int]:
         """What one call does at the boundary: statements or API calls, by kind."""
         raise NotImplementedError
@@ -292,7 +347,10 @@ class Workload:
     def target(self, variant: str, op: str) -> str:
         if variant == "ours":
             return "ours"
-        family = {"naive_reuse": "naive_rds_reuse"}.get(variant, f"{variant}_{self.backend}")
+        backend = self.backend
+        if variant in ("floor", "floor_one"):
+            backend = self.floor_backend or self.backend
+        family = {"naive_reuse": "naive_rds_reuse"}.get(variant, f"{variant}_{backend}")
         return f"{family}.{op}"
 
     def payloads(self, variant: str, op: str, count: int) -> tuple[list[Any], list[dict[str, str]]]:
@@ -338,13 +396,15 @@ class Workload:
             "name": customer.get("name", f"Seed floor {i}"),
             "email": customer.get("email", self.seed_email),
             "at": iso(moment) if self.backend == "dynamodb" else moment.isoformat(),
+            "backend": self.backend,
             "limit": PAGE_SIZE,
             "event_id": str(uuid.uuid4()),
         }
         # an outbox payload of the size ours writes (the event's JSON)
         payload["payload"] = json.dumps(
             {"version": 1, "eventType": "CustomerChanged", "eventId": payload["event_id"]}
-            | {"occurredAt": payload["at"], "customerId": payload["id"], "backend": "rds"}
+            | {"occurredAt": payload["at"], "customerId": payload["id"]}
+            | {"backend": self.backend}
             | {"customer": {k: payload[k] for k in ("id", "name", "email")}}
         )
         return payload
@@ -363,13 +423,12 @@ class Workload:
     # -- blocks ---------------------------------------------------------------------------
 
     def block(self, variant: str, op: str, count: int, series: Series | None) -> None:
-        worker = self.worker
-        if worker is None:
-            raise RuntimeError("no worker")
+        worker = self.worker_for(variant)
         calls, customers = self.payloads(variant, op, count)
         # counted once warm: a warm-up block may be an environment's first use of a key
         tally = self.tallies.get(variant) if series is not None else None
-        with self.counters.counting(tally, self.key, count) if tally else _nothing():
+        key = self.keys[self.role_of(variant)]
+        with self.counters.counting(tally, key, count) if tally else _nothing():
             durations, results = worker.run(self.target(variant, op), calls)
         self.check(variant, op, results, worker)
         if series is not None:
@@ -392,9 +451,7 @@ class Workload:
 
     def verify(self, comparison: Comparison) -> None:
         """One call of ours and of each floor, counted at the boundary (untimed)."""
-        worker = self.worker
-        if worker is None:
-            raise RuntimeError("no worker")
+        worker = self.worker_for("ours")
         op = comparison.op
         for variant in ("ours", "floor", "floor_one"):
             calls, customers = self.payloads(variant, op, 1)
@@ -403,7 +460,7 @@ class Workload:
             def call(
                 calls: list[Any] = calls, variant: str = variant, results: list[Any] = results
             ) -> None:
-                if self.backend == "rds":  # the statements as the driver sends them, too
+                if self.backend in TRACED:  # the statements as the driver sends them, too
                     statements, result = worker.trace(self.target(variant, op), calls[0])
                     comparison.sql[variant] = statements
                     results.append(result)
@@ -432,9 +489,10 @@ class Workload:
                     for v in variants
                 },
                 rounds=Rounds(list(variants), seed + OPS.index(op)),
+                same_work_checked=self.backend in SAME_WORK_CHECKED,
             )
             for variant in variants:
-                self.block(variant, op, WARMUP if "naive" not in variant else 2, None)
+                self.block(variant, op, self.warmup if variant not in NAIVE else 2, None)
             self.verify(comparison)
             rounds = min(ROUNDS, requests["ours"])
             for number in range(rounds):
@@ -550,6 +608,43 @@ class DynamoDBWorkload(Workload):
         """Nothing held."""
 
 
+class DjangoWorkload(RdsWorkload):
+    """The same table, user and secret as /rds (docs/customers-django.md); the floors are
+    the MySQL floor's raw statements through pymysql: the same work without the ORM."""
+
+    backend = "django"
+    floor_backend = "rds"
+
+
+class AuroraWorkload(RdsWorkload):
+    """/aurora: the cluster's database on the local MySQL server, set up and cleaned
+    directly (untimed); ours and the floor reach it through the local Data API."""
+
+    backend = "aurora"
+
+    def __init__(self, stack: LocalStack, network: Network, counters: Counters) -> None:
+        Workload.__init__(self, stack, network, counters)
+        environment = self.function.environment
+        cluster = data_api.cluster(environment["AURORA_CLUSTER_ARN"])
+        database = cluster.physical(environment["AURORA_DATABASE_NAME"])
+        self.db = mysql.server().connect(database=database)
+
+    def count_work(self, call: Callable[[], Any]) -> dict[str, int]:
+        """Data API and SNS calls, counted at the AWS endpoint by the function's key."""
+        before = self.counters.aws.of(self.key)
+        call()
+        after = self.counters.aws.of(self.key)
+        return dict(sorted((after - before).items()))
+
+
+WORKLOADS: dict[str, type[Workload]] = {
+    "rds": RdsWorkload,
+    "dynamodb": DynamoDBWorkload,
+    "aurora": AuroraWorkload,
+    "django": DjangoWorkload,
+}
+
+
 def run(
     stack: LocalStack,
     network: Network,
@@ -557,14 +652,32 @@ def run(
     requests: dict[str, dict[str, int]],
     *,
     rtts: tuple[float, ...],
-    backends: tuple[str, ...] = ("rds", "dynamodb"),
+    backends: tuple[str, ...] = BACKENDS,
+    warmup: int = WARMUP,
 ) -> WarmResults:
     results = WarmResults()
-    for workload_class in (RdsWorkload, DynamoDBWorkload):
-        backend = workload_class.backend
+    unknown = sorted(set(backends) - set(WORKLOADS))
+    if unknown:
+        raise ValueError(f"unknown backends {unknown}; choose from {', '.join(WORKLOADS)}")
+    if "aurora" in backends:
+        results.notes.append(AURORA_NOTE)
+    for backend, workload_class in WORKLOADS.items():
         if backend not in backends:
             continue
+        if FUNCTIONS[backend] not in stack.functions:
+            results.errors.append(f"{backend}: {FUNCTIONS[backend]} is not deployed")
+            continue
         workload = workload_class(stack, network, counters)
+        workload.warmup = warmup
+        naive = roles.naive_role(stack, backend) if set(NAIVE) & set(VARIANTS[backend]) else None
+        results.roles[backend] = {
+            variant: (
+                naive.describe()
+                if naive is not None and variant in NAIVE
+                else roles.function_role(stack, workload.function.logical_id)
+            )
+            for variant in VARIANTS[backend]
+        }
         try:
             workload.seed()
             for rtt in rtts:
@@ -574,32 +687,70 @@ def run(
                     f"warm {backend} at rtt {rtt:g} ms: {requests[backend]['ours']} calls per "
                     f"series, {requests[backend]['naive']} for the notes' handlers"
                 )
-                with Worker(workload.function, environment=environment) as worker:
-                    workload.worker = worker
+                with contextlib.ExitStack() as scope:
+                    workload.workers["function"] = scope.enter_context(
+                        Worker(workload.function, environment=environment)
+                    )
+                    if naive is not None:
+                        credentials = scope.enter_context(
+                            roles.credentials(stack, naive, f"bench-{backend}")
+                        )
+                        workload.keys["naive"] = credentials["AWS_ACCESS_KEY_ID"]
+                        workload.workers["naive"] = scope.enter_context(
+                            Worker(
+                                workload.function,
+                                handler=False,
+                                environment=environment | credentials,
+                            )
+                        )
+                    before = network.mysql_proxy.connections
                     cold = workload.events.make("get", customer_id=workload.seed_id)
-                    worker.run("ours", [cold])  # the cold call: connection, secrets, clients
+                    # the cold call: connection, secrets, clients
+                    workload.check(
+                        "ours",
+                        "get",
+                        workload.workers["function"].run("ours", [cold])[1],
+                        workload.workers["function"],
+                    )
+                    if rtt and backend in TRACED and network.mysql_proxy.connections == before:
+                        results.errors.append(
+                            f"{backend} at rtt {rtt:g} ms: the function's database connection "
+                            "did not go through the latency proxy"
+                        )
                     comparisons = workload.run(rtt, requests[backend], seed=int(rtt * 1000))
-                workload.worker = None
+                workload.workers.clear()
                 results.comparisons += comparisons
                 for comparison in comparisons:
-                    ours, floor = comparison.work.get("ours"), comparison.work.get("floor")
-                    sql = comparison.sql
-                    if sql.get("ours") != sql.get("floor"):
-                        results.errors.append(
-                            f"{comparison.key}: the floor does not send ours' statements: "
-                            f"ours {sql.get('ours')}, floor {sql.get('floor')}"
-                        )
-                    if ours != floor:
-                        results.errors.append(
-                            f"{comparison.key}: the floor does not do ours' work: "
-                            f"ours {ours}, floor {floor}"
-                        )
+                    _compare_work(comparison, results)
         finally:
             workload.close()
         for variant, tally in workload.tallies.items():
             if tally.invocations:
                 results.tallies[f"{backend}_{variant}"] = tally
     return results
+
+
+AURORA_NOTE = (
+    "aurora: every statement is an HTTPS call to the RDS Data API (a hop the MySQL backends "
+    "do not make: at an RTT it crosses the AWS-side proxy once per call), and the local Data "
+    "API reaches MySQL on loopback, where AWS adds its own hop to the cluster"
+)
+
+
+def _compare_work(comparison: Comparison, results: WarmResults) -> None:
+    ours, floor = comparison.work.get("ours"), comparison.work.get("floor")
+    sql = comparison.sql
+    if not comparison.same_work_checked:
+        return  # both recorded (work_per_call, sql_per_call): other work by design
+    if sql.get("ours") != sql.get("floor"):
+        results.errors.append(
+            f"{comparison.key}: the floor does not send ours' statements: "
+            f"ours {sql.get('ours')}, floor {sql.get('floor')}"
+        )
+    if ours != floor:
+        results.errors.append(
+            f"{comparison.key}: the floor does not do ours' work: ours {ours}, floor {floor}"
+        )
 
 
 def counts_as_text(work: dict[str, int]) -> str:

@@ -65,6 +65,7 @@ class TcpProxy:
         self._held: list[socket.socket] = []  # a full accept queue (handshake=False)
         self._listener: socket.socket | None = None
         self.port = 0
+        self.connections = 0  # connections forwarded upstream so far
         self._listen(backlog=LISTEN_BACKLOG)
 
     # -- faults ---------------------------------------------------------------------------
@@ -203,10 +204,17 @@ class TcpProxy:
             _close(client)
             return
         upstream.settimeout(None)
+        # Each chunk goes on as soon as it is read, as a relaying router would: with Nagle's
+        # algorithm on, a small write waits for the previous one's ACK, which the peer
+        # delays up to 40 ms (a request written in two pieces then waits that long).
+        for sock in (client, upstream):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not self._track(upstream):
             _close(client)
             _close(upstream)
             return
+        with self._state:
+            self.connections += 1
         for source, sink in ((client, upstream), (upstream, client)):
             chunks: Chunks = queue.SimpleQueue()
             threading.Thread(target=self._read, args=(source, chunks), daemon=True).start()

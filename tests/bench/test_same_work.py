@@ -37,7 +37,7 @@ def workload(own_stack: LocalStack, mysql_server: ServerAddress):
     rds = RdsWorkload(stack, network, Counters(EndpointCalls(), ServerStatus(admin)))
     rds.seed()
     with Worker(rds.function) as worker:
-        rds.worker = worker
+        rds.workers["function"] = worker
         # the cold call: the connection (and its session set-up) is opened once, untimed
         worker.run("ours", [rds.events.make("get", customer_id=rds.seed_id)])
         yield rds

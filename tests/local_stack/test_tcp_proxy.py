@@ -168,3 +168,18 @@ def test_a_closed_proxy_refuses_and_cannot_be_restored(echo: tuple[str, int]):
     with pytest.raises(RuntimeError, match="closed"):
         proxy.restore()
     sock.close()
+
+
+def test_both_legs_send_each_chunk_at_once(proxy: TcpProxy):
+    """Catches: Nagle's algorithm left on (no TCP_NODELAY): a request written in two pieces
+    would wait for the first piece's delayed ACK, up to 40 ms per round trip, on top of the
+    latency asked. Checked on the sockets, never by timing.
+    Mutation: removing the setsockopt(TCP_NODELAY) in TcpProxy._connect fails this test."""
+    with connect(proxy) as client:
+        assert round_trip(client, b"ping") == b"ping"
+        with proxy._state:
+            legs = list(proxy._sockets)
+        assert len(legs) == 2, "the client's leg and the upstream leg"
+        for leg in legs:
+            assert leg.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    assert proxy.connections == 1
