@@ -220,6 +220,7 @@ def _run_phases(
                 collected.cold = coldstart.run(
                     stack, counters, args.cold_runs, profile=not args.tiny
                 )
+                collected.cold.instructions = _instructions(stack, stages=2 if args.tiny else None)
         if "snapstart" in args.phases:
             from bench import snapstart  # noqa: PLC0415
 
@@ -238,6 +239,20 @@ def _run_phases(
                 )
     finally:
         network.close()
+
+
+def _instructions(stack: "LocalStack", stages: int | None) -> dict[str, object]:
+    """bench/instructions.py's stages (the first `stages`, or all); an error is a result."""
+    import subprocess  # noqa: PLC0415
+
+    from bench import instructions  # noqa: PLC0415
+    from bench.harness import progress  # noqa: PLC0415
+
+    progress(f"cold start: instructions by import stage of {instructions.FUNCTION} (callgrind)")
+    try:
+        return instructions.run(stack.function(instructions.FUNCTION), stack.endpoint.url, stages)
+    except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+        return {"function": instructions.FUNCTION, "error": str(error)}
 
 
 if __name__ == "__main__":

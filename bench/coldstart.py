@@ -85,6 +85,7 @@ class ColdResults:
     runs: int
     functions: list[ColdFunction]
     error: str | None = None
+    instructions: dict[str, Any] | None = None  # bench/instructions.py, by __main__
 
 
 # -- first requests -----------------------------------------------------------------------

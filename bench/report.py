@@ -355,6 +355,10 @@ def _cold(c: Collected, results: dict[str, Any]) -> None:
         }
         results["import_profiles"][function.logical_id] = function.import_profile
     results["cold_start_interpreter"] = f"{c.cold.interpreter} ({c.cold.python_version})"
+    if c.cold.instructions is not None:
+        results["cold_instructions"] = c.cold.instructions
+        if "error" in c.cold.instructions:
+            results["errors"]["cold.instructions"] = c.cold.instructions["error"]
     results["ratios"]["cold_vs_boto3_baseline"] = ratios["fresh_interpreter"]
     results["ratios"]["cold_local_runtime_vs_boto3_baseline"] = ratios["local_runtime"]
     for way, label in (
@@ -461,6 +465,7 @@ def tables(results: dict[str, Any]) -> list[Table]:
     sections += _ingest_table(results)
     sections += _sqs_table(results)
     sections += _cold_table(results)
+    sections += _cold_instructions_table(results)
     sections += _snapstart_table(results)
     sections += _local_api_table(results)
     sections += _sizes_table(results)
@@ -703,6 +708,41 @@ def _cold_table(results: dict[str, Any]) -> list[Table]:
             "as the function's first request; fresh interpreter: handler import and the "
             "request in a bare python; local runtime: emulator and runtime start, import and "
             "request, timed around the invocation.",
+        )
+    ]
+
+
+def _cold_instructions_table(results: dict[str, Any]) -> list[Table]:
+    measured = results.get("cold_instructions") or {}
+    stages = measured.get("stages") or []
+    if not stages:
+        return []
+    over = measured.get("over_the_baseline")
+    rows = []
+    for number, stage in enumerate(stages):
+        share = "-"
+        if over and number > 1:  # after the baseline's own imports
+            share = f"{stage['added'] / over:.0%}"
+        rows.append(
+            [
+                stage["stage"],
+                _fmt(stage["instructions"] / 1e6, 0),
+                _fmt(stage["added"] / 1e6, 0),
+                share,
+            ]
+        )
+    ratio = measured.get("ours_vs_baseline_imports")
+    return [
+        (
+            f"Cold start, where the instructions go: {measured['function']}, each stage "
+            "adding one import to the one before (millions of instructions, callgrind)",
+            ["stage", "total", "added", "share of what ours adds"],
+            rows,
+            "instructions do not move with the machine's load, milliseconds do; ours against "
+            "the baseline's imports: "
+            + (f"{ratio:.2f}x" if ratio else "-")
+            + ". The share column is each stage's part of what ours adds over the baseline's "
+            "imports.",
         )
     ]
 

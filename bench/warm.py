@@ -34,6 +34,7 @@ matches the figure asked, and the measured value is recorded.
 import contextlib
 import copy
 import json
+import math
 import statistics
 import time
 import uuid
@@ -227,13 +228,28 @@ class Network:
         return {}  # the function's own AWS_ENDPOINT_URL: the proxy (function_endpoint_url)
 
     @staticmethod
-    def _calibrate(proxy: TcpProxy, rtt_ms: float, measure: Callable[[], float]) -> float:
-        """Set the proxy so that the added round trip measures `rtt_ms`: the sleeps
-        overshoot by the scheduler's latency, and forwarding costs a little."""
-        proxy.latency = rtt_ms / 1000
-        measured = measure()
-        proxy.latency = max(0.0, rtt_ms - (measured - rtt_ms)) / 1000
-        return measure()
+    def _calibrate(
+        proxy: TcpProxy, rtt_ms: float, measure: Callable[[], float], steps: int = 6
+    ) -> float:
+        """Set the proxy so that the added round trip measures `rtt_ms`, as near as this
+        machine allows: sleeping threads overshoot by the scheduler's latency and forwarding
+        costs a little, both more under load, so the setting is corrected a few times (each
+        step moves it by the error measured) and the closest setting is kept. Returns what
+        that setting measured (reported beside the figures; under heavy load it can stay
+        above or below the RTT asked)."""
+        setting, measured = rtt_ms, math.inf
+        best = (math.inf, rtt_ms, math.inf)  # (error, setting, measured)
+        for _ in range(steps):
+            if measured != math.inf:
+                setting = max(0.0, setting - (measured - rtt_ms))
+            proxy.latency = setting / 1000
+            measured = measure()
+            if abs(measured - rtt_ms) < best[0]:
+                best = (abs(measured - rtt_ms), setting, measured)
+            if best[0] <= 0.05 * rtt_ms:
+                break
+        proxy.latency = best[1] / 1000
+        return best[2]
 
     def _mysql_rtt(self) -> float:
         """Added round trip through the proxy: SELECT 1 through it minus SELECT 1 direct."""

@@ -99,6 +99,16 @@ def test_every_function_of_the_template_has_a_cold_figure(results: dict[str, Any
             assert figure[way]["baseline_p50"], f"{name}: no {way} baseline"
 
 
+def test_the_cold_start_instructions_are_counted_by_stage(results: dict[str, Any]):
+    """Catches: callgrind not run or its count not read (bench/instructions.py), or the
+    stages not cumulative (each one's total is the one before plus what it added)."""
+    stages = results["cold_instructions"]["stages"]
+    assert len(stages) == 2, "--tiny counts the first two stages"
+    assert stages[0]["instructions"] > 0
+    assert stages[1]["instructions"] == stages[0]["instructions"] + stages[1]["added"]
+    assert stages[1]["added"] > 0, "importing boto3 and pymysql costs something"
+
+
 def test_every_backend_has_warm_figures_at_every_rtt(results: dict[str, Any]):
     """Catches: a backend dropped from the default --backends or its floor failing; the
     latency proxy not put in front of the database secret the functions read."""
