@@ -39,8 +39,11 @@ def matches(pattern: str, path: str) -> bool:
 _LIST_ROUTES = """
 import json, re
 import app
-if hasattr(app, "app"):  # a Powertools resolver: its compiled routes
-    routes = {(r.method.upper(), r.path) for r in app.app._static_routes + app.app._dynamic_routes}
+# a Powertools resolver (built on first use where the function serves more than an API)
+resolver = app.api() if hasattr(app, "api") else getattr(app, "app", None)
+if resolver is not None:  # its compiled routes
+    compiled = resolver._static_routes + resolver._dynamic_routes
+    routes = {(r.method.upper(), r.path) for r in compiled}
 else:  # Django (customers_django): each URL pattern, and the methods its view serves
     from django.urls import get_resolver
     routes = set()
