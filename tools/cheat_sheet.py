@@ -99,6 +99,16 @@ def rows(
             bench,
         ),
         (
+            "warm GET on the other backends, p50",
+            ", ".join(
+                f"{backend} {results['warm_ms'][f'{backend}_get']['ours_p50']:.1f} ms"
+                for backend in ("dynamodb", "aurora", "django")
+            )
+            + " on loopback (Aurora: every statement an HTTPS call to the Data API; DynamoDB:"
+            " moto)",
+            bench,
+        ),
+        (
             "the notes' handler, same GET, p50",
             f"{warm_rtt['naive_p50']:.1f} ms {rtt}:"
             f" {_target(results, 'warm RDS get >= 5x')['value']:g}x slower",
