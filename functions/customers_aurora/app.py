@@ -14,18 +14,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from customer_platform import aws, secrets
+from customer_platform import aws
 from customer_platform.customers.data_api import DataApiCustomerRepository
 from customer_platform.customers.routes import customers_router
 from customer_platform.data_api import DataApi
 from customer_platform.errors import NotFound
 from customer_platform.events.data_api_outbox import EagerPublisher
 from customer_platform.http import JsonApiResolver, install_error_handlers
-from customer_platform.pagination import PageTokenCodec
+from customer_platform.pagination import PageTokenCodec, secret_keyed_codec
 from customer_platform.settings import EnvSettings
 
 PREFIX = "/aurora"
-PAGE_TOKEN_KEY_MAX_AGE = 3600  # as for /dynamodb and /rds
 
 
 class Settings(EnvSettings):
@@ -66,12 +65,7 @@ def repository() -> DataApiCustomerRepository:
 
 @cache
 def page_tokens() -> PageTokenCodec:
-    def key() -> bytes:
-        return secrets.get_secret(
-            settings.page_token_secret_arn, max_age=PAGE_TOKEN_KEY_MAX_AGE
-        ).encode()
-
-    return PageTokenCodec("aurora/customers", key)
+    return secret_keyed_codec("aurora/customers", settings.page_token_secret_arn)
 
 
 app.include_router(customers_router(PREFIX, repository, page_tokens), prefix=PREFIX)

@@ -13,19 +13,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from customer_platform import secrets
 from customer_platform.customers.mysql import MySQLCustomerRepository
 from customer_platform.customers.routes import customers_router
 from customer_platform.database import Database, secret_database
 from customer_platform.http import JsonApiResolver, install_error_handlers
-from customer_platform.pagination import PageTokenCodec
+from customer_platform.pagination import PageTokenCodec, secret_keyed_codec
 from customer_platform.settings import EnvSettings
 
 PREFIX = "/rds"
 # The database secret's cache age (5 minutes) is chosen and justified beside
 # SECRET_MAX_AGE in customer_platform/database.py. The token key, as for /dynamodb, only
 # changes when an operator rotates it.
-PAGE_TOKEN_KEY_MAX_AGE = 3600
 
 
 class Settings(EnvSettings):
@@ -57,12 +55,7 @@ def repository() -> MySQLCustomerRepository:
 
 @cache
 def page_tokens() -> PageTokenCodec:
-    def key() -> bytes:
-        return secrets.get_secret(
-            settings.page_token_secret_arn, max_age=PAGE_TOKEN_KEY_MAX_AGE
-        ).encode()
-
-    return PageTokenCodec("rds/customers", key)
+    return secret_keyed_codec("rds/customers", settings.page_token_secret_arn)
 
 
 app.include_router(customers_router(PREFIX, repository, page_tokens), prefix=PREFIX)

@@ -57,7 +57,7 @@ def test_a_warm_invocation_makes_no_secret_call_and_opens_no_connection(
     (customer_platform/database.py `Database.run`), or a new one per request (`@cache`
     removed from both `database` and `repository` in functions/customers_rds/app.py): the
     server sees no session kept, or new ones; the
-    page-token key read on every use (PAGE_TOKEN_KEY_MAX_AGE = 0): Secrets Manager calls.
+    page-token key read on every use (pagination.KEY_MAX_AGE = 0): Secrets Manager calls.
     (Two customers and limit=1, so each list signs a token and the next one checks it:
     with a single page the key would never be read.)"""
     created = client.create()  # cold: reads the secrets, opens the connection
