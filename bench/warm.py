@@ -199,12 +199,6 @@ class Network:
             document = current | {"host": address[0], "port": address[1]}
             client.put_secret_value(SecretId=arn, SecretString=json.dumps(document))
 
-    def pointed_at(self, arn: str) -> tuple[str, int]:
-        """The host and port a function's database secret names now."""
-        client = self.stack.cloud.client("secretsmanager")
-        document = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
-        return str(document["host"]), int(document["port"])
-
     def apply(self, rtt_ms: float) -> dict[str, str]:
         """Set the network for workers started from now on; the variables they need."""
         if rtt_ms == 0:
