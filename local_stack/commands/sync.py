@@ -70,9 +70,9 @@ def sync(
     timeout_s: float = 120,
     lambda_url: str | None = None,
 ) -> SyncReport:
-    """`outputs["MySqlCaFile"]`: the CA the stack's MySQL server presents
+    """Run the fetcher once and wait until the ingest queue is drained by the writer.
+    `outputs["MySqlCaFile"]`: the CA the stack's MySQL server presents
     (local_stack.network.tls)."""
-    """Run the fetcher once and wait until the ingest queue is drained by the writer."""
     started = time.monotonic()
     session = boto3.session.Session(
         aws_access_key_id=ADMIN_CREDENTIALS["AWS_ACCESS_KEY_ID"],
