@@ -78,6 +78,7 @@ BUSY = frozenset(
 )
 
 DEADLOCK = 1213  # ER_LOCK_DEADLOCK: the transaction was rolled back; run it again
+DEADLOCK_RUNS = 3  # a deadlock victim's transaction runs at most this many times
 
 # Session settings applied on every new connection: UTC timestamps, strict SQL (an
 # over-long value is an error, never silently truncated).
@@ -292,7 +293,7 @@ class Database:
         unchanged, after a rollback, for the repository to translate. Errors that mean the
         database cannot serve the request become `Unavailable`.
         """
-        for attempt in (1, 2):
+        for attempt in range(1, DEADLOCK_RUNS + 1):
             connection = self._connection_for_work()
             try:
                 with connection.cursor() as cursor:
@@ -308,11 +309,12 @@ class Database:
                         continue
                     raise Unavailable("the database is unavailable, retry shortly") from error
                 self._rollback(connection)
-                if error_code(error) == DEADLOCK and attempt == 1:
+                if error_code(error) == DEADLOCK and attempt < DEADLOCK_RUNS:
                     # InnoDB rolled this transaction back whole to break a deadlock, and
                     # says to run it again (MySQL 8.0 Reference Manual, "How to Minimize
-                    # and Handle Deadlocks"); nothing of it was written. Once: a second
-                    # deadlock in a row is contention a client should back off from.
+                    # and Handle Deadlocks"); nothing of it was written. Two paced partner
+                    # writers inserting into the same index gaps can meet twice in a row;
+                    # past DEADLOCK_RUNS it is contention a client should back off from.
                     logger.info("deadlock: running the transaction once more")
                     continue
                 if error_code(error) in BUSY:
