@@ -318,6 +318,11 @@ def test_injected_fault_fails_the_next_calls_then_clears(env: Env):
 
 
 def test_decisions_reach_the_jsonl_file(env: Env):
+    """Its own denied call first: under xdist this test may be the first of the module on
+    its worker (a CI run met that: no decision yet, so no file)."""
+    url = env.client("sqs").get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    sqs = env.client("sqs", "nothing")
+    assert error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="x"))["Error"]["Code"]
     path = env.log.path
     assert isinstance(path, Path)
     on_disk = read_records([path])

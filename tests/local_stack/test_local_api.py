@@ -5,6 +5,7 @@ The tests share one `make api` (the module's fixture) and run in file order on o
 worker: the Ctrl-C test stops that stack, and the test after it reads what it left behind.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -32,10 +33,42 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("local-api")
 
 
-def listening(url: str) -> bool:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.socket() as probe:
-        return probe.connect_ex((host, int(port))) == 0
+def listeners(url: str) -> dict[int, list[str]]:
+    """The processes holding a listening TCP socket on the url's port: pid -> command line.
+
+    From /proc (the socket's inode in /proc/net/tcp, then whose fd points at it), not by
+    connecting: once a stack has freed its ports, a test on the other xdist worker may bind
+    the same ephemeral port (a CI run met exactly that), which a connect would take for the
+    stack still listening."""
+    port = int(url.rsplit(":", 1)[1])
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{inode}]")
+    holders: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                holders[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")
+    return holders
+
+
+def stack_listeners(url: str, state: Path) -> dict[int, list[str]]:
+    """Who still listens on one of the stack's ports, among the processes of that stack:
+    those started with its state folder (LOCAL_STATE_DIR) in their environment."""
+    marker = f"LOCAL_STATE_DIR={state}".encode()
+    found = {}
+    for pid, command in listeners(url).items():
+        with contextlib.suppress(OSError):
+            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found[pid] = command
+    return found
 
 
 def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -642,13 +675,13 @@ def test_ctrl_c_stops_everything_and_frees_the_ports(local_api: dict[str, Any]):
     outputs = local_api["outputs"]
     left = descendants(process.pid)
     assert any("aws-lambda-rie" in command[0] for command in left.values())
+    assert process.pid in stack_listeners(outputs["AwsEndpointUrl"], local_api["state"])
 
     process.send_signal(signal.SIGINT)
 
     assert process.wait(timeout=60) == 0
-    assert not listening(outputs["ApiUrl"])
-    assert not listening(outputs["AwsEndpointUrl"])
-    assert not listening(outputs["LambdaEndpointUrl"])
+    for url in (outputs["ApiUrl"], outputs["AwsEndpointUrl"], outputs["LambdaEndpointUrl"]):
+        assert stack_listeners(url, local_api["state"]) == {}, url
     time.sleep(1)  # the MySQL watchdog polls once a second
     assert [pid for pid in left if alive(pid)] == []
     assert Path(local_api["outputs_file"]).exists()  # API.md: make api writes it; it stays
@@ -677,14 +710,15 @@ def test_sigterm_to_the_process_group_stops_everything(tmp_path: Path):
     assert call(outputs["ApiUrl"], "GET", "/dynamodb/customers")[0] == 200
     left = descendants(process.pid)
     assert any("aws-lambda-rie" in command[0] for command in left.values())
+    assert process.pid in stack_listeners(outputs["ApiUrl"], tmp_path)  # the check sees it
 
     os.killpg(process.pid, signal.SIGTERM)
 
     assert process.wait(timeout=60) == 0
     time.sleep(1)
     assert [pid for pid in [process.pid, *left] if alive(pid) and pid != process.pid] == []
-    assert not listening(outputs["ApiUrl"])
-    assert not listening(outputs["AwsEndpointUrl"])
+    for url in (outputs["ApiUrl"], outputs["AwsEndpointUrl"], outputs["LambdaEndpointUrl"]):
+        assert stack_listeners(url, tmp_path) == {}, url
 
 
 def run_module(
