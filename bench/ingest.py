@@ -10,7 +10,13 @@ ours           10,000 partner rows in the message-sized chunks the fetcher queue
                one multi-row INSERT ... ON DUPLICATE KEY UPDATE via executemany)
 ours_parsing   the same, parsing and validating each message body first (pydantic)
 ours_rerun     ours again over the rows already written: an idempotent re-run of a feed
-row_by_row     the notes' cron job: one `cursor.execute(INSERT ...)` per row, one commit
+same_work_loop the same work row by row: `upsert_rows` with one row at a time (two locked
+               reads, the upsert and the outbox event per row), one transaction per
+               message; the target's comparison, because it does what ours does. That it
+               does is counted, not assumed: the customers and outbox events each variant
+               leaves are compared (`work`)
+row_by_row     the notes' cron job: one `cursor.execute(INSERT ...)` per row, one commit;
+               less work than ours (no uniqueness checks, no events), shown for reference
 commit_each    the same loop committing after every row, as the notes' create handler does
 
 Each variant starts from an empty set of partner rows (the rerun from a full one), on an
@@ -28,7 +34,9 @@ from bench.warm import Network
 from bench.workers import Worker
 from local_stack.assembly.stack import LocalStack
 
-VARIANTS = ("ours", "ours_parsing", "row_by_row", "commit_each")
+VARIANTS = ("ours", "ours_parsing", "same_work_loop", "row_by_row", "commit_each")
+NOTES_LOOPS = ("row_by_row", "commit_each")  # take rows as plain lists, not message bodies
+COUNTED = ("ours", "same_work_loop")  # what each leaves is counted: they must match
 
 
 @dataclass
@@ -38,6 +46,13 @@ class IngestResult:
     rtt_ms: float
     seconds: dict[str, list[float]] = field(default_factory=dict)
     order: dict[str, Any] = field(default_factory=dict)
+    # what a variant left in the tables (customers of this run, their outbox events)
+    work: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def same_work(self) -> bool:
+        counted = [self.work.get(variant) for variant in COUNTED]
+        return None not in counted and all(entry == counted[0] for entry in counted)
 
     def rows_per_s(self, variant: str) -> float:
         return self.rows / statistics.median(self.seconds[variant])
@@ -77,6 +92,22 @@ def run(
         with db.cursor() as cursor:
             cursor.execute("DELETE FROM customers WHERE partner_id LIKE %s", (prefix + "%",))
 
+    def last_event() -> int:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM customer_events_outbox")
+            return int(cursor.fetchone()[0])
+
+    def left(since: int) -> dict[str, int]:
+        """This run's customers, and the outbox events written after event `since`."""
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM customers WHERE partner_id LIKE %s", (prefix + "%",)
+            )
+            customers = int(cursor.fetchone()[0])
+            cursor.execute("SELECT COUNT(*) FROM customer_events_outbox WHERE id > %s", (since,))
+            events = int(cursor.fetchone()[0])
+        return {"customers": customers, "events": events}
+
     try:
         for rtt in rtts:
             environment = network.apply(rtt)
@@ -92,11 +123,12 @@ def run(
                     )
                     for variant in rounds.next():
                         clear()
-                        payloads: list[Any] = (
-                            chunks if "row" in variant or "commit" in variant else bodies
-                        )
+                        since = last_event()
+                        payloads: list[Any] = chunks if variant in NOTES_LOOPS else bodies
                         durations, _ = worker.run(f"ingest.{variant}", payloads)
                         result.seconds.setdefault(variant, []).append(sum(durations) / 1e9)
+                        if variant in COUNTED and variant not in result.work:
+                            result.work[variant] = left(since)
                         if variant == "ours":
                             durations, _ = worker.run("ingest.ours", bodies)
                             result.seconds.setdefault("ours_rerun", []).append(sum(durations) / 1e9)

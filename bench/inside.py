@@ -625,10 +625,15 @@ class Ingest:
 
     ours         `Database.run(upsert_rows)` per message: what PartnerWriterFunction does
                  for each record once it is parsed (customer_platform.partners.writing)
-    row_by_row   the notes' cron job: one `execute` per row, one commit at the end
+    same_work_loop  the same work row by row: `upsert_rows` called with one row at a
+                 time (its two locked reads, its upsert, its outbox event: four statements
+                 per row), one transaction per message as ours; what batching alone buys
+    row_by_row   the notes' cron job: one `execute` per row, one commit at the end (less
+                 work than ours: no uniqueness checks, no events)
     commit_each  the same loop committing every row, as the notes' create handler does
-    A payload is one message body (JSON text, as the fetcher queues it) for `ours` and
-    `ours_parsing`, and the same rows as plain lists for the notes' loops."""
+    A payload is one message body (JSON text, as the fetcher queues it) for `ours`,
+    `ours_parsing` and `same_work_loop`, and the same rows as plain lists for the notes'
+    loops."""
 
     def __init__(self) -> None:
         from customer_platform.database import Credentials, Database  # noqa: PLC0415
@@ -646,19 +651,29 @@ class Ingest:
         self.parsed[body] = self.parse(body).rows
         return len(self.parsed[body])
 
-    def _write(self, rows: Any) -> int:
+    def _write(self, rows: Any, *, one_at_a_time: bool = False) -> int:
         from datetime import UTC, datetime  # noqa: PLC0415
-        from functools import partial  # noqa: PLC0415
 
-        from customer_platform.partners.writing import upsert_rows  # noqa: PLC0415
+        from customer_platform.partners.writing import WriteResult, upsert_rows  # noqa: PLC0415
 
-        written = self.database.run(partial(upsert_rows, rows=rows, now=datetime.now(UTC)))
-        if written.rejected:
-            raise RuntimeError(f"ingest rejected rows: {written.rejected[:3]}")
-        return written.inserted + written.updated + written.unchanged
+        now = datetime.now(UTC)
+
+        def write(cursor: Any) -> list[WriteResult]:
+            if one_at_a_time:
+                return [upsert_rows(cursor, [row], now) for row in rows]
+            return [upsert_rows(cursor, rows, now)]
+
+        written = self.database.run(write)
+        rejected = [reason for result in written for reason in result.rejected]
+        if rejected:
+            raise RuntimeError(f"ingest rejected rows: {rejected[:3]}")
+        return sum(result.inserted + result.updated + result.unchanged for result in written)
 
     def ours(self, body: str) -> int:
         return self._write(self.parsed[body])
+
+    def same_work_loop(self, body: str) -> int:
+        return self._write(self.parsed[body], one_at_a_time=True)
 
     def ours_parsing(self, body: str) -> int:
         return self._write(self.parse(body).rows)

@@ -143,7 +143,9 @@ def test_each_variant_ran_under_a_role_that_fits_it(results: dict[str, Any]):
 
 def test_the_other_phases_made_their_figures(results: dict[str, Any]):
     """Catches: sizes without the Django layer or a function (or the Django function
-    counted without the shared layer); ingest missing an RTT; an empty SQS or local_api
+    counted without the shared layer); ingest missing an RTT, or a same-work loop that
+    writes other rows or no events than ours (say, upsert_rows without its outbox
+    events, or given the rows as plain lists); an empty SQS or local_api
     section; a SnapStart check that no longer holds (it watched the master user's sessions
     instead of the function's)."""
     functions = set(load_template(parameters=LOCAL_PARAMETERS).functions)
@@ -152,7 +154,14 @@ def test_the_other_phases_made_their_figures(results: dict[str, Any]):
     assert django["layers"] == ["SharedLayer", "DjangoLayer"]
     rtts = {f"{float(rtt):g}" for rtt in results["settings"]["rtt"].split(",")}
     assert set(results["ingest_by_rtt"]) == rtts
-    assert all(entry["ours"] and entry["row_by_row"] for entry in results["ingest_by_rtt"].values())
+    for entry in results["ingest_by_rtt"].values():
+        assert entry["ours"]
+        assert entry["row_by_row"]
+        assert entry["same_work_loop"]
+        # ours and the same-work loop left the same customers and outbox events, and some
+        assert entry["same_work"] is True, entry["work"]
+        assert entry["work"]["ours"]["customers"] > 0
+        assert entry["work"]["ours"]["events"] > 0
     assert results["sqs_messages_per_s"]
     assert results["local_api"]
     checks = results["snapstart"]["checks"]
