@@ -184,6 +184,8 @@ def _warm(c: Collected, results: dict[str, Any]) -> None:
     results["networks"] = c.warm.networks
     results["roles"] = c.warm.roles
     results["warm_notes"] = c.warm.notes
+    if c.warm.profile:
+        results["warm_profile"] = c.warm.profile
     for comparison in c.warm.comparisons:
         entry: dict[str, Any] = {
             "backend": comparison.backend,
@@ -474,6 +476,7 @@ def tables(results: dict[str, Any]) -> list[Table]:
     sections: list[Table] = []
     sections += _targets_table(results)
     sections += _warm_tables(results)
+    sections += _warm_profile_table(results)
     sections += _roles_table(results)
     sections += _ingest_table(results)
     sections += _sqs_table(results)
@@ -620,6 +623,26 @@ def _warm_tables(results: dict[str, Any]) -> list[Table]:
             )
         )
     return sections
+
+
+def _warm_profile_table(results: dict[str, Any]) -> list[Table]:
+    profile = results.get("warm_profile") or {}
+    if not profile:
+        return []
+    rows = [[part, f"{share:.1f}%"] for part, share in profile["self_time_percent"].items()]
+    return [
+        (
+            "Warm RDS get, where the time goes",
+            ["part", "share of the time"],
+            rows,
+            f"cProfile, {profile['calls']:,} warm gets of {profile['function']} in its worker, "
+            + ("on loopback" if not profile["rtt_ms"] else f"at {profile['rtt_ms']:g} ms RTT")
+            + "; each function's own time, summed by part (bench/inside.py PARTS). "
+            "The profiler slows Python more than waiting on a socket, so read the shares "
+            "against each other, not as milliseconds: the MySQL part is what the same-work "
+            "floor also does, the rest is the fixed cost per request that the ratio measures.",
+        )
+    ]
 
 
 def _ingest_table(results: dict[str, Any]) -> list[Table]:

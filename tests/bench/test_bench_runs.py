@@ -141,6 +141,23 @@ def test_each_variant_ran_under_a_role_that_fits_it(results: dict[str, Any]):
     assert "naive" in roles["dynamodb"]
 
 
+def test_the_warm_get_is_profiled_by_part(results: dict[str, Any]):
+    """Catches: the profile missing, or its parts not a partition of the time (a part
+    counted twice, or a marker that no longer matches the built layer's paths, which
+    leaves the MySQL or Powertools part empty)."""
+    profile = results["warm_profile"]
+    shares = profile["self_time_percent"]
+    assert profile["function"] == "CustomersRdsFunction"
+    assert profile["calls"] > 0
+    assert abs(sum(shares.values()) - 100) < 1
+    for part in (
+        "MySQL: pymysql, TLS and waiting for the server",
+        "Powertools event handler: routing, validation, response",
+        "our code: customer_platform and the function",
+    ):
+        assert shares.get(part, 0) > 0, shares
+
+
 def test_the_other_phases_made_their_figures(results: dict[str, Any]):
     """Catches: sizes without the Django layer or a function (or the Django function
     counted without the shared layer); ingest missing an RTT, or a same-work loop that
