@@ -635,7 +635,8 @@ def _warm_profile_table(results: dict[str, Any]) -> list[Table]:
             "Warm RDS get, where the time goes",
             ["part", "share of the time"],
             rows,
-            f"cProfile, {profile['calls']:,} warm gets of {profile['function']} in its worker, "
+            f"Measured with cProfile: {profile['calls']:,} warm gets of {profile['function']} "
+            "in its worker, "
             + ("on loopback" if not profile["rtt_ms"] else f"at {profile['rtt_ms']:g} ms RTT")
             + "; each function's own time, summed by part (bench/inside.py PARTS). "
             "The profiler slows Python more than waiting on a socket, so read the shares "
