@@ -309,25 +309,27 @@ def _wait_until_a_session_waits_for_a_lock(mysql_server: ServerAddress) -> None:
         admin.close()
 
 
-def test_a_deadlock_victim_runs_its_transaction_once_more(
-    db: Database, credentials: Credentials, mysql_server: ServerAddress
-):
-    """A real InnoDB deadlock: the work locks row 1 then waits for row 2, which another
-    session holds and then asks for row 1. InnoDB rolls back the work (it changed nothing,
-    the other changed a row) and the work runs again, this time after the other session's
-    commit. Mutation caught: the deadlock retry in Database.run removed (the victim's
-    request would be a 503 that nothing needed; the partner writer's batch went back to its
-    queue and counted toward the DLQ)."""
+def run_through_deadlocks(
+    db: Database, credentials: Credentials, mysql_server: ServerAddress, times: int
+) -> tuple[list[object], int]:
+    """Real InnoDB deadlocks, `times` in a row: each run of the work locks row 1 and then
+    asks for row 2, which another session has just changed and holds; that session then
+    asks for row 1. InnoDB rolls back the work (it changed nothing, the other changed a
+    row) and the other session commits. A run after the last deadlock reads row 2 freely.
+    Returns what `db.run` gave (its value or the exception) and how many runs it made."""
     db.run(lambda c: c.executemany("INSERT INTO t VALUES (%s, %s)", [(1, "a"), (2, "b")]))
-    holder = connect_as(credentials)
-    attempts: list[int] = []
+    runs: list[int] = []
     outcome: list[object] = []
-    locked_first = threading.Event()
+    locked = [threading.Event() for _ in range(times)]
+    held = [threading.Event() for _ in range(times)]
 
     def work(cursor) -> str:
-        attempts.append(1)
+        run = len(runs)
+        runs.append(run)
         cursor.execute("SELECT v FROM t WHERE id = 1 FOR UPDATE")
-        locked_first.set()
+        if run < times:
+            locked[run].set()
+            assert held[run].wait(10)
         cursor.execute("SELECT v FROM t WHERE id = 2 FOR UPDATE")
         (value,) = cursor.fetchone()
         return str(value)
@@ -338,20 +340,57 @@ def test_a_deadlock_victim_runs_its_transaction_once_more(
         except Exception as error:  # noqa: BLE001 - the test reads it
             outcome.append(error)
 
-    # Given another session holding row 2, which it changed
-    with holder.cursor() as cursor:
-        cursor.execute("UPDATE t SET v = 'held' WHERE id = 2")
-    # When the work locks row 1 and waits for row 2, and the other session asks for row 1
     worker = threading.Thread(target=run)
     worker.start()
-    assert locked_first.wait(10)
-    _wait_until_a_session_waits_for_a_lock(mysql_server)
-    with holder.cursor() as cursor:
-        cursor.execute("UPDATE t SET v = 'both' WHERE id = 1")  # the deadlock: the work loses
-    holder.commit()
-    holder.close()
+    for number in range(times):
+        if not locked[number].wait(10):
+            break  # db.run gave up before this run
+        holder = connect_as(credentials)
+        with holder.cursor() as cursor:
+            cursor.execute("UPDATE t SET v = %s WHERE id = 2", (f"held {number}",))
+        held[number].set()
+        _wait_until_a_session_waits_for_a_lock(mysql_server)
+        with holder.cursor() as cursor:
+            cursor.execute("UPDATE t SET v = 'both' WHERE id = 1")  # the deadlock
+        holder.commit()
+        holder.close()
     worker.join(30)
+    return outcome, len(runs)
 
-    # Then the work ran twice and its second run read what the other session committed
-    assert outcome == ["held"]
-    assert len(attempts) == 2
+
+def test_a_deadlock_victim_runs_its_transaction_once_more(
+    db: Database, credentials: Credentials, mysql_server: ServerAddress
+):
+    """Mutation caught: the deadlock retry in Database.run removed (the victim's request
+    would be a 503 that nothing needed; the partner writer's batch went back to its queue
+    and counted toward the DLQ)."""
+    outcome, runs = run_through_deadlocks(db, credentials, mysql_server, times=1)
+
+    # the work ran twice and its second run read what the other session committed
+    assert outcome == ["held 0"]
+    assert runs == 2
+
+
+def test_two_deadlocks_in_a_row_still_end_in_the_work_done(
+    db: Database, credentials: Credentials, mysql_server: ServerAddress
+):
+    """Two paced partner writers inserting into the same index gaps met twice in a row in
+    a CI run. Mutation caught: DEADLOCK_RUNS back to 2 (the third run never happens and the
+    request is a 503)."""
+    outcome, runs = run_through_deadlocks(db, credentials, mysql_server, times=2)
+
+    assert outcome == ["held 1"]
+    assert runs == 3
+
+
+def test_a_third_deadlock_in_a_row_is_a_503_not_another_run(
+    db: Database, credentials: Credentials, mysql_server: ServerAddress
+):
+    """The retry is bounded: past DEADLOCK_RUNS, contention is the client's to back off
+    from (503, Retry-After). Mutation caught: DEADLOCK_RUNS raised, or the retry unbounded
+    (a fourth run reads row 2 and returns)."""
+    outcome, runs = run_through_deadlocks(db, credentials, mysql_server, times=3)
+
+    assert runs == 3
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], Unavailable)
