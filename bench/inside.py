@@ -57,7 +57,7 @@ def _summary(result: Any) -> Any:
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "MySQL: pymysql, TLS and waiting for the server",
-        ("/pymysql/", "/ssl.py", "/socket.py", "_ssl.", "socket"),
+        ("/pymysql/", "/ssl.py", "/socket.py", "_ssl.", "_socket."),
     ),
     (
         "Powertools event handler: routing, validation, response",
@@ -539,7 +539,7 @@ def _s(name: str, value: str, hint: str | None = None) -> dict[str, Any]:
 
 def _stamp(text: str) -> str:
     """An ISO time as the Data API's TIMESTAMP type hint takes it (milliseconds)."""
-    return str(_time(text).strftime("%Y-%m-%d %H:%M:%S.%f"))[:-3]
+    return _time(text).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]  # type: ignore[no-any-return]
 
 
 class AuroraFloor:

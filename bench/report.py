@@ -199,11 +199,8 @@ def _warm(c: Collected, results: dict[str, Any]) -> None:
         entry["n"] = {variant: len(series) for variant, series in comparison.series.items()}
         entry["work_per_call"] = comparison.work
         entry["sql_per_call"] = comparison.sql
-        same = comparison.work.get("ours") == comparison.work.get("floor") and comparison.sql.get(
-            "ours"
-        ) == comparison.sql.get("floor")
         # None: the floor is other work by design (Django's is the MySQL floor's raw SQL)
-        entry["same_work"] = same if comparison.same_work_checked else None
+        entry["same_work"] = comparison.same_work
         entry["order"] = comparison.rounds.record()
         results["warm_ms"][comparison.key] = entry
     per_1000 = {name: tally.per_1000() for name, tally in c.warm.tallies.items()}

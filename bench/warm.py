@@ -100,6 +100,15 @@ class Comparison:
         base = f"{self.backend}_{self.op}"
         return base if self.rtt_ms == 0 else f"{base}@rtt{self.rtt_ms:g}ms"
 
+    @property
+    def same_work(self) -> bool | None:
+        """Whether the floor sends ours' statements and does ours' work, as counted; None
+        where the floor is other work by design (both are still recorded)."""
+        if not self.same_work_checked:
+            return None
+        ours, floor = self.work.get("ours"), self.work.get("floor")
+        return ours == floor and self.sql.get("ours") == self.sql.get("floor")
+
 
 @dataclass
 class WarmResults:
@@ -748,7 +757,7 @@ PROFILE_CALLS = 2000
 
 
 def _profile_get(
-    results: WarmResults, workload: "Workload", get: dict[str, Any], rtt: float, requests: int
+    results: WarmResults, workload: Workload, get: dict[str, Any], rtt: float, requests: int
 ) -> None:
     """Where the time of the profiled backend's warm get goes, at the first RTT (loopback
     in a full run), after its timed series, so the profiler never slows a timed call."""
@@ -775,10 +784,11 @@ AURORA_NOTE = (
 
 
 def _compare_work(comparison: Comparison, results: WarmResults) -> None:
+    """An error for a floor that is not the same work, saying how it differs."""
+    if comparison.same_work is not False:
+        return
     ours, floor = comparison.work.get("ours"), comparison.work.get("floor")
     sql = comparison.sql
-    if not comparison.same_work_checked:
-        return  # both recorded (work_per_call, sql_per_call): other work by design
     if sql.get("ours") != sql.get("floor"):
         results.errors.append(
             f"{comparison.key}: the floor does not send ours' statements: "

@@ -57,3 +57,27 @@ def test_the_rds_floor_sends_the_statements_ours_sends(workload: RdsWorkload, op
     assert comparison.sql["floor"] == comparison.sql["ours"]
     assert comparison.sql["ours"][-1] == "COMMIT"
     assert len(comparison.sql["floor_one"]) == 1
+    assert comparison.same_work is True
+
+
+def test_same_work_needs_both_the_counted_work_and_the_statements():
+    """What results.json records as `same_work` and what the run's errors say: one
+    judgement, from the counts and the statements together. Catches: either one ignored,
+    or a floor that is other work by design (Django's) judged as a mismatch."""
+
+    def comparison(floor_work: int, floor_sql: list[str], checked: bool = True) -> Comparison:
+        return Comparison(
+            "rds",
+            "get",
+            0.0,
+            {},
+            rounds=None,  # type: ignore[arg-type]
+            work={"ours": {"select": 1}, "floor": {"select": floor_work}},
+            sql={"ours": ["SELECT", "COMMIT"], "floor": floor_sql},
+            same_work_checked=checked,
+        )
+
+    assert comparison(1, ["SELECT", "COMMIT"]).same_work is True
+    assert comparison(2, ["SELECT", "COMMIT"]).same_work is False
+    assert comparison(1, ["SELECT"]).same_work is False
+    assert comparison(2, ["SELECT"], checked=False).same_work is None
