@@ -92,7 +92,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         args.requests, args.naive_requests, args.dynamodb_requests = 2, 1, 2
         args.sqs_messages, args.partner_batches, args.rps_seconds = 10, 1, 0.3
         args.ingest_rows, args.ingest_repetitions, args.cold_runs = 250, 1, 1
-    if args.tiny:  # one RTT: the proxied path (the loopback one is the same code, shorter)
+        # one RTT: the proxied path (the loopback one is the same code, shorter)
         args.rtt = "0.5" if args.rtt == RTT_DEFAULT else args.rtt
     args.rtts = tuple(float(value) for value in args.rtt.split(",") if value)
     return args

@@ -173,29 +173,17 @@ class Probes:
         request every run), then holding one unpublished event, so every run, discovery
         and baseline included, publishes exactly one."""
         from customer_platform.customers.models import Customer  # noqa: PLC0415
-        from customer_platform.events.outbox import new_event  # noqa: PLC0415
+        from customer_platform.events import outbox  # noqa: PLC0415
 
         moment = datetime.now(UTC).replace(microsecond=0)
         customer = Customer(
             id=str(uuid.uuid4()), name="Cold", email=_email(), created_at=moment, updated_at=moment
         )
-        event = new_event("CustomerCreated", customer, backend)
         connection = mysql.server().connect(database=self._outbox_database(relay))
         try:
             with connection.cursor() as cursor:
                 cursor.execute("DELETE FROM customer_events_outbox")
-                cursor.execute(
-                    "INSERT INTO customer_events_outbox "
-                    "(event_id, event_type, customer_id, payload, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    (
-                        event.event_id,
-                        event.event_type,
-                        event.customer_id,
-                        event.to_json(),
-                        event.occurred_at.replace(tzinfo=None),
-                    ),
-                )
+                outbox.record(cursor, "CustomerCreated", customer, backend)
         finally:
             connection.close()
         return {}

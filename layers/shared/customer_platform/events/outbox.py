@@ -55,9 +55,11 @@ _INSERT = (
 )
 
 
-def record(cursor: Any, event_type: EventType, customer: Customer) -> CustomerEvent:
+def record(
+    cursor: Any, event_type: EventType, customer: Customer, backend: Backend = "rds"
+) -> CustomerEvent:
     """Write the event of a change into the outbox, in the caller's transaction."""
-    event = new_event(event_type, customer)
+    event = new_event(event_type, customer, backend)
     cursor.execute(_INSERT, _row(event))
     return event
 
